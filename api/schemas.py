@@ -1,0 +1,74 @@
+"""Pydantic models for the HTTP contract; they mirror qa.answer so OpenAPI documents the JSON."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, StrictInt, StrictStr
+
+
+class AskRequest(BaseModel):
+    question: StrictStr
+    k: StrictInt = 5
+    outlet: StrictStr | None = None
+    since: StrictStr | None = None
+    until: StrictStr | None = None
+
+
+class SourceOut(BaseModel):
+    id: str
+    title: str | None
+    outlet: str | None
+    published: str | None
+    path: str | None
+    url: str | None
+
+
+class CorroborationOut(BaseModel):
+    passage_id: str
+    text: str
+    source: SourceOut
+
+
+class Highlight(BaseModel):
+    start: int
+    end: int
+
+
+class PassageOut(BaseModel):
+    id: str
+    rank: int
+    score: float
+    text: str
+    start: int
+    end: int
+    highlight: Highlight
+    source: SourceOut
+    also_in: list[CorroborationOut]
+
+
+class AnswerOut(BaseModel):
+    text: str | None
+    sentence: str
+    passage_id: str
+    confidence: float
+    start: int | None
+    end: int | None
+
+
+class AskResponse(BaseModel):
+    question: str
+    answerable: bool
+    answer: AnswerOut | None
+    passages: list[PassageOut]
+    took_ms: float
+
+
+class ArticleOut(SourceOut):
+    pass
+
+
+class ArticleText(SourceOut):
+    text: str
+
+
+class ErrorOut(BaseModel):
+    error: str

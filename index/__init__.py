@@ -1,0 +1,1 @@
+"""Build side of the news QA service: articles in, an on-disk hybrid index out."""

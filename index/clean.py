@@ -1,0 +1,143 @@
+"""Boilerplate removal for scraped news, by general line rules rather than lists of known strings.
+
+The cleaned text is what the index stores and serves: every offset refers to it.
+Lines that carry metadata (site banners, "Source:" lines, bylines, credits, date lines) are taken out of
+the text and handed to metadata extraction with their position.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import statistics
+from dataclasses import dataclass, field
+
+from .metadata import DATE_LINE
+
+_FLAGS = re.IGNORECASE
+
+# A line that opens the reader-comment / newsletter / related-links furniture under an article:
+# everything from it to the end goes.
+TAIL_START = re.compile(
+    r"^(comments?(\s*\(\d+\))?|\d+\s+comments?|share your (thoughts|views)\b.*|leave a (comment|reply)\b.*"
+    r"|join the (debate|conversation|discussion)\b.*|(please )?be respectful when (making|posting) a comment.*"
+    r"|.*\bcommunity guidelines\b.*|create a commenting name.*|there are no ([\w ]+ )?comments yet.*"
+    r"|(related|recommended|more) (articles|stories|reading|from [\w ]+)\s*:?|most (read|popular|viewed)"
+    r"|(sign up|subscribe) (to|for) (our|the)\b.*newsletter.*)$",
+    _FLAGS,
+)
+# Single lines of site furniture inside the article.
+JUNK_LINE = re.compile(
+    r"^((read|see) (more|also)\b.*|(also read|related|recommended|watch|listen)\s*:.*"
+    r"|(advertisement|advert|sponsored( content)?|scroll to continue.*|click here\b.*|share (this|on)\b.*"
+    r"|follow us on\b.*|sign up\b.*|subscribe\b.*|print|email|share|tweet|copy link))$",
+    _FLAGS,
+)
+CAPTION = re.compile(r"\((photo|image|picture|pic|video)\b[^)]*\)\s*$|^(photo|image|picture|file photo)\s*(credit)?\s*:", _FLAGS)
+BANNER = re.compile(r"^\s*\|\s*(?P<site>.+)$|^welcome to (?P<welcome>[^.!?]{2,60})$", _FLAGS)
+SOURCE = re.compile(r"^source\s*:\s*(?P<value>.{2,120})$", _FLAGS)
+CREDIT = re.compile(
+    r"^\(?((?P<agency>[A-Z][\w.&'-]*( [A-Z][\w.&'-]*){0,3}) with additional (input|reporting)( by| from)?\b.*"
+    r"|(additional )?(reporting|writing|editing|compiled) by\b.*)\)?$",
+)
+BYLINE = re.compile(r"^(by\s+)?[A-Z][\w.'’-]+(\s+[A-Z][\w.'’-]+){1,3}\s*,?\s*$")
+PUBLISHED = re.compile(r"^(published|posted|first published)( on)?\s*:?\s*(?P<value>.{6,60})$", _FLAGS)
+
+
+@dataclass
+class Cleaned:
+    """Cleaned text plus the metadata-bearing lines removed from it, each as (kind, value, before_body)."""
+
+    text: str
+    removed: list[tuple[str, str, bool]] = field(default_factory=list)
+
+
+def normalise(raw: str) -> str:
+    """Unify newlines and spaces, resolve entities, drop control characters."""
+    text = html.unescape(raw.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\t", "    ")
+    return "".join(ch for ch in text if ch == "\n" or ch >= " " or ch == "\f").replace("\f", "\n")
+
+
+def unwrap(text: str) -> str:
+    """Join hard-wrapped lines (wire copy wraps at ~70 columns) so sentences are not cut by newlines."""
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) < 5:
+        return text
+    blanks = text.count("\n\n")
+    median = statistics.median(len(line) for line in lines)
+    if not (40 <= median <= 90 and blanks < len(lines) / 4):
+        return text
+    # Wire copy starts a paragraph with an indent; any other newline is a soft wrap.
+    text = re.sub(r"\n[ ]{2,}(?=\S)", "\n\n", text)
+    return re.sub(r"(?<!\n)\n(?!\n)", " ", text)
+
+
+def _is_tail_start(line: str) -> bool:
+    return len(line) < 200 and bool(TAIL_START.match(line))
+
+
+def _drop_repeats(lines: list[str]) -> list[str]:
+    """Drop a line repeated in a row (a caption scraped as alt text and as caption) and later copies of a paragraph."""
+    out: list[str] = []
+    seen: set[str] = set()
+    previous = None
+    for i, line in enumerate(lines):
+        key = line.strip()
+        if not key:
+            out.append(line)
+            continue
+        following = next((lines[j].strip() for j in range(i + 1, len(lines)) if lines[j].strip()), None)
+        if key == previous or key == following:
+            previous = key
+            continue
+        previous = key
+        if key in seen and len(key.split()) >= 5:
+            continue
+        seen.add(key)
+        out.append(line)
+    return out
+
+
+def _classify(line: str) -> tuple[str, str] | None:
+    """The kind of a furniture line and the value it carries, or None for article text."""
+    stripped = line.strip()
+    if m := BANNER.match(stripped):
+        site = m.group("welcome") or m.group("site")
+        welcome = re.match(r"welcome to (.+)", site, _FLAGS)
+        return "banner", (welcome.group(1) if welcome else site).strip(" |")
+    if m := SOURCE.match(stripped):
+        return "source", m.group("value").strip()
+    if m := PUBLISHED.match(stripped):
+        return "date", m.group("value").strip()
+    if DATE_LINE.match(stripped):
+        return "date", stripped
+    if m := CREDIT.match(stripped):
+        return "credit", (m.group("agency") or "").strip()
+    if CAPTION.search(stripped):
+        return "caption", stripped
+    if JUNK_LINE.match(stripped):
+        return "junk", stripped
+    if BYLINE.match(stripped) and (stripped.lower().startswith("by ") or stripped.endswith(",")):
+        return "byline", stripped.rstrip(" ,")
+    return None
+
+
+def clean(raw: str) -> Cleaned:
+    """Strip boilerplate from one article and collect the metadata lines it removes."""
+    lines = [line.rstrip() for line in unwrap(normalise(raw)).split("\n")]
+    for i, line in enumerate(lines):
+        # Comment furniture sits under the story; a marker in the opening third is more likely a headline word.
+        if i >= len(lines) // 3 and _is_tail_start(line.strip()):
+            lines = lines[:i]
+            break
+    kept: list[str] = []
+    removed: list[tuple[str, str, bool]] = []
+    for line in _drop_repeats(lines):
+        kind = _classify(line) if line.strip() else None
+        if kind is None:
+            kept.append(line.strip())
+        else:
+            removed.append((kind[0], kind[1], not any(kept)))
+    paragraphs = [line for line in kept if line]
+    return Cleaned(text="\n\n".join(paragraphs), removed=removed)

@@ -1,0 +1,184 @@
+"""Reading articles from files: .txt, .md, .html and .jsonl, with a metadata sidecar."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from .clean import clean
+from .metadata import extract_metadata, normalise_date
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
+SIDECAR = "metadata.json"
+META_FIELDS = ("title", "outlet", "published", "url")
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
+
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned article; passage offsets point into `text`."""
+
+    id: str
+    text: str
+    title: str | None = None
+    outlet: str | None = None
+    published: str | None = None
+    url: str | None = None
+    path: str | None = None
+    extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def hash(self) -> str:
+        """Content hash over everything the index stores, so a metadata fix also counts as a change."""
+        payload = json.dumps([self.text, self.title, self.outlet, self.published, self.url, self.path])
+        return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+def safe_id(raw: str) -> str:
+    """An id usable in URLs and file names: unsafe runs become '_'."""
+    return _ID_UNSAFE.sub("_", raw.strip()).strip("._") or "article"
+
+
+def decode(data: bytes) -> str | None:
+    """UTF-8, else latin-1 when that yields printable text; None for binary data."""
+    if b"\x00" in data:
+        return None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("latin-1")
+    # latin-1 maps every byte, so it "works" on binaries too; C0/C1 control characters betray those.
+    bad = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
+    return None if bad > max(2, len(text) // 1000) else text
+
+
+def iter_files(paths: Iterable[Path | str], warn: Warn) -> Iterator[Path]:
+    """Input files under the given paths, recursively, in a stable order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
+            yield from (p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts))
+        elif path.is_file():
+            yield path
+        else:
+            warn(f"skipped {path}: no such file or directory")
+
+
+def _sidecar(path: Path, cache: dict[Path, dict]) -> dict:
+    folder = path.parent
+    if folder not in cache:
+        cache[folder] = {}
+        side = folder / SIDECAR
+        if side.is_file():
+            try:
+                loaded = json.loads(side.read_text("utf-8"))
+                cache[folder] = loaded if isinstance(loaded, dict) else {}
+            except (OSError, ValueError) as exc:
+                log.warning("ignored %s: %s", side, exc)
+    return cache[folder]
+
+
+def _from_text(article_id: str, raw: str, path: str, given: dict) -> Article | None:
+    cleaned = clean(raw)
+    if not cleaned.text.strip():
+        return None
+    found = extract_metadata(cleaned)
+    meta = {name: given.get(name) or found.get(name) for name in META_FIELDS}
+    meta["published"] = normalise_date(meta["published"])
+    return Article(id=article_id, text=cleaned.text, path=path, **meta)
+
+
+def _from_html(article_id: str, raw: str, path: str, given: dict) -> Article | None:
+    import trafilatura
+
+    body = trafilatura.extract(raw, output_format="txt", include_comments=False, favor_precision=True)
+    if not body:
+        return None
+    info = trafilatura.extract_metadata(raw)
+    found = {
+        "title": getattr(info, "title", None),
+        "outlet": getattr(info, "sitename", None),
+        "published": getattr(info, "date", None),
+        "url": getattr(info, "url", None),
+    }
+    merged = {name: given.get(name) or found.get(name) for name in META_FIELDS}
+    text = body if not merged["title"] or body.startswith(merged["title"]) else f"{merged['title']}\n\n{body}"
+    return _from_text(article_id, text, path, merged)
+
+
+def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]:
+    for lineno, line in enumerate(raw.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
+                raise ValueError("expected an object with a string 'text'")
+        except ValueError as exc:
+            warn(f"skipped {path} line {lineno}: {exc}")
+            continue
+        article_id = safe_id(str(obj.get("id") or f"{path.stem}-{lineno}"))
+        given = {name: obj.get(name) for name in META_FIELDS if isinstance(obj.get(name), str)}
+        article = _from_text(article_id, obj["text"], f"{rel}#L{lineno}", given)
+        if article is None:
+            warn(f"skipped {path} line {lineno}: no text after cleaning")
+        else:
+            yield article
+
+
+def load_articles(paths: Iterable[Path | str], warn: Warn | None = None, root: Path | None = None) -> Iterator[Article]:
+    """Articles from files and folders; unreadable, binary or empty inputs are skipped with a warning."""
+    warn = warn or log.warning
+    sidecars: dict[Path, dict] = {}
+    seen: set[str] = set()
+    for path in iter_files(paths, warn):
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            warn(f"skipped {path}: cannot read ({exc.strerror or exc})")
+            continue
+        raw = decode(data)
+        if raw is None:
+            warn(f"skipped {path}: binary or not valid UTF-8/latin-1 text")
+            continue
+        rel = _relative(path, root)
+        suffix = path.suffix.lower()
+        if suffix == ".jsonl":
+            articles: Iterable[Article | None] = _from_jsonl(path, raw, rel, warn)
+        else:
+            article_id = safe_id(path.stem)
+            given = _sidecar(path, sidecars).get(article_id, {})
+            reader = _from_html if suffix in (".html", ".htm") else _from_text
+            article = reader(article_id, raw, rel, given if isinstance(given, dict) else {})
+            if article is None:
+                warn(f"skipped {path}: empty, no article text")
+            articles = [article]
+        for article in articles:
+            if article is None:
+                continue
+            if article.id in seen:
+                warn(f"skipped {rel}: duplicate article id {article.id!r}")
+                continue
+            seen.add(article.id)
+            yield article
+
+
+def _relative(path: Path, root: Path | None) -> str:
+    base = (root or Path.cwd()).resolve()
+    resolved = path.resolve()
+    try:
+        return str(resolved.relative_to(base))
+    except ValueError:
+        return str(resolved)

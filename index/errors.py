@@ -1,0 +1,19 @@
+"""Domain errors shared by the build and ask sides; the edges (HTTP, CLI) translate them."""
+
+
+class QAError(Exception):
+    """Base class for errors a user can fix; the message says what was wrong and what is allowed."""
+
+    status = 400
+
+
+class IndexNotFound(QAError):
+    status = 503
+
+
+class ModelMismatch(QAError):
+    status = 409
+
+
+class BadIndex(QAError):
+    status = 500

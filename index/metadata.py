@@ -1,0 +1,107 @@
+"""Title, outlet and publication date, read from what the article itself says.
+
+A date is only reported when the text gives day, month and year; a date line above the headline is the
+scraper's page chrome ("today is ..."), not the publication date, so it is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .clean import Cleaned
+
+_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_WEEKDAY = r"((mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+DATE_TEXT = (
+    rf"({_MONTH}\s+\d{{1,2}}(st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
+    r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})"
+)
+# A whole line that is just a date, optionally with a weekday and a time.
+DATE_LINE = re.compile(rf"^{_WEEKDAY}{DATE_TEXT}(\s*[,|-]?\s*\d{{1,2}}[:.]\d{{2}}(\s*[ap]\.?m\.?)?(\s*[A-Z]{{2,4}})?)?$", re.I)
+DATE_IN = re.compile(DATE_TEXT, re.I)
+
+# "MOSCOW, February 4. /TASS/:", "LONDON (Reuters) -", "ANKARA, Turkey (AP) —"
+DATELINE = re.compile(
+    r"^(?P<place>[A-Z][A-Z .'-]{1,30}(,\s*[A-Z][\w .'-]{1,30})?)\s*,?\s*"
+    r"(?P<date>[A-Z][a-z]{2,8}\.?\s+\d{1,2}(,\s*\d{4})?\.?)?\s*"
+    r"(/(?P<slash>[A-Za-z][\w&-]{1,20})/|\((?P<paren>[A-Za-z][\w&' -]{1,20})\))\s*[:\u2014\u2013-]"
+)
+SOURCE_VALUE = re.compile(rf"^(?P<outlet>[^,;|]{{2,60}}?)\s*(,\s*(?P<date>.*))?$")
+_HEADLINE_END = re.compile(r"[.:;,]$")
+
+
+@lru_cache(maxsize=1)
+def _parser():
+    import dateparser
+
+    return dateparser.DateDataParser(
+        languages=["en"], settings={"STRICT_PARSING": True, "REQUIRE_PARTS": ["day", "month", "year"]}
+    )
+
+
+def normalise_date(value: str | None) -> str | None:
+    """An ISO date (YYYY-MM-DD) when value states day, month and year unambiguously, else None."""
+    if not value or not isinstance(value, str):
+        return None
+    value = value.strip()
+    try:
+        return date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        pass
+    match = DATE_IN.search(value)
+    if not match:
+        return None
+    parsed = _parser().get_date_data(match.group(0)).date_obj
+    return parsed.date().isoformat() if isinstance(parsed, datetime) else None
+
+
+def _headline(text: str) -> str | None:
+    first = text.split("\n", 1)[0].strip()
+    words = first.split()
+    if 2 <= len(words) <= 25 and not _HEADLINE_END.search(first) and first[0].isupper():
+        return first
+    return None
+
+
+def _first_sentence_title(text: str, words: int = 12) -> str | None:
+    first = re.split(r"(?<=[.!?])\s", text.strip(), maxsplit=1)[0].split()
+    if not first:
+        return None
+    return " ".join(first[:words]) + (" …" if len(first) > words else "")
+
+
+def _dateline(text: str) -> re.Match | None:
+    for paragraph in text.split("\n\n")[:4]:
+        if m := DATELINE.match(paragraph.strip()):
+            return m
+    return None
+
+
+def extract_metadata(cleaned: "Cleaned") -> dict[str, str | None]:
+    """Title, outlet and published for a cleaned article; None where the text does not say."""
+    outlet = published = None
+    by_kind: dict[str, list[tuple[str, bool]]] = {}
+    for kind, value, before_body in cleaned.removed:
+        by_kind.setdefault(kind, []).append((value, before_body))
+
+    for value, _ in by_kind.get("source", []):
+        if m := SOURCE_VALUE.match(value):
+            outlet = outlet or m.group("outlet").strip()
+            published = published or normalise_date(m.group("date"))
+    dateline = _dateline(cleaned.text)
+    if outlet is None:
+        banners = [value for value, _ in by_kind.get("banner", []) if value]
+        agency = dateline and (dateline.group("slash") or dateline.group("paren"))
+        credits = [value for value, _ in by_kind.get("credit", []) if value]
+        outlet = (banners or [agency] if agency else banners or credits or [None])[0]
+    if published is None and dateline is not None:
+        published = normalise_date(dateline.group("date"))
+    if published is None:
+        body_dates = [value for value, before_body in by_kind.get("date", []) if not before_body]
+        published = next(filter(None, map(normalise_date, body_dates)), None)
+    title = _headline(cleaned.text) or _first_sentence_title(cleaned.text)
+    return {"title": title, "outlet": outlet, "published": published, "url": None}

@@ -1,0 +1,90 @@
+"""Sentence-aligned passages with exact character offsets into the article text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+from syntok import segmenter
+
+CountTokens = Callable[[Sequence[str]], list[int]]
+Span = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class PassageSpec:
+    """How articles are cut; stored in the manifest so a change forces re-embedding."""
+
+    max_tokens: int = 200
+    overlap: int = 1
+
+    def as_dict(self) -> dict:
+        return {"max_tokens": self.max_tokens, "overlap": self.overlap}
+
+
+def sentences(text: str) -> list[Span]:
+    """Sentence spans (start, end) in text, using syntok; paragraph breaks always end a sentence."""
+    spans: list[Span] = []
+    for paragraph in segmenter.analyze(text):
+        for sentence in paragraph:
+            tokens = [t for t in sentence if t.value]
+            if tokens:
+                spans.append((tokens[0].offset, tokens[-1].offset + len(tokens[-1].value)))
+    return spans
+
+
+def _cut_long(text: str, span: Span, n_tokens: int, max_tokens: int) -> list[Span]:
+    """Split a sentence that alone exceeds the limit at whitespace, in roughly equal token shares."""
+    start, end = span
+    pieces = -(-n_tokens // max_tokens)
+    out: list[Span] = []
+    for i in range(pieces):
+        cut = end if i == pieces - 1 else start + (end - start) * (i + 1) // pieces
+        while cut < end and not text[cut].isspace():
+            cut += 1
+        piece_start = out[-1][1] if out else start
+        while piece_start < cut and text[piece_start].isspace():
+            piece_start += 1
+        if piece_start < cut:
+            out.append((piece_start, cut))
+    return out
+
+
+def split_units(text: str, count_tokens: CountTokens, max_tokens: int) -> tuple[list[Span], list[int]]:
+    """Sentences, with any sentence over max_tokens cut into pieces; returns spans and token counts."""
+    units: list[Span] = []
+    sizes: list[int] = []
+    sents = sentences(text)
+    counts = count_tokens([text[a:b] for a, b in sents]) if sents else []
+    for span, n in zip(sents, counts):
+        if n > max_tokens:
+            parts = _cut_long(text, span, n, max_tokens)
+            units.extend(parts)
+            sizes.extend([-(-n // len(parts))] * len(parts))
+        else:
+            units.append(span)
+            sizes.append(n)
+    return units, sizes
+
+
+def group_units(sizes: Sequence[int], spec: PassageSpec) -> list[tuple[int, int]]:
+    """Greedy windows of whole units up to spec.max_tokens, overlapping by spec.overlap units: (first, count)."""
+    windows: list[tuple[int, int]] = []
+    i = 0
+    while i < len(sizes):
+        j, total = i, 0
+        while j < len(sizes) and (j == i or total + sizes[j] <= spec.max_tokens):
+            total += sizes[j]
+            j += 1
+        windows.append((i, j - i))
+        if j >= len(sizes):
+            break
+        # Step back for overlap, but always advance at least one unit.
+        i = max(i + 1, j - spec.overlap)
+    return windows
+
+
+def split_passages(text: str, count_tokens: CountTokens, spec: PassageSpec = PassageSpec()) -> list[Span]:
+    """Passage spans (start, end) in text: sentence-aligned windows within the token limit."""
+    units, sizes = split_units(text, count_tokens, spec.max_tokens)
+    return [(units[first][0], units[first + n - 1][1]) for first, n in group_units(sizes, spec)]

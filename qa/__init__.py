@@ -1,0 +1,1 @@
+"""Ask side of the news QA service: the Engine, retrieval, answers, evaluation and the `qa` CLI."""

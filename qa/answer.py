@@ -1,0 +1,113 @@
+"""What the engine returns, and how the answer sentence is chosen within the retrieved passages."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from index.terms import terms
+
+
+@dataclass
+class Source:
+    id: str
+    title: str | None
+    outlet: str | None
+    published: str | None
+    path: str | None
+    url: str | None
+
+
+@dataclass
+class Corroboration:
+    passage_id: str
+    text: str
+    source: Source
+
+
+@dataclass
+class Passage:
+    """One retrieved passage: `text == article.text[start:end]`, highlight offsets are into `text`."""
+
+    id: str
+    rank: int
+    score: float
+    text: str
+    start: int
+    end: int
+    highlight: dict
+    source: Source
+    also_in: list[Corroboration] = field(default_factory=list)
+
+
+@dataclass
+class AnswerSpan:
+    """The short answer (or None), the sentence holding it, and where the span sits in the passage."""
+
+    text: str | None
+    sentence: str
+    passage_id: str
+    confidence: float
+    start: int | None = None
+    end: int | None = None
+
+
+@dataclass
+class Answer:
+    question: str
+    answerable: bool
+    answer: AnswerSpan | None
+    passages: list[Passage]
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        """The JSON contract shared by HTTP /ask and `qa ask --json`."""
+        return asdict(self)
+
+
+@dataclass
+class SentenceChoice:
+    """The best sentence of one passage: offsets into the passage, and its scores."""
+
+    start: int
+    end: int
+    lexical: float
+    dense: float
+    score: float
+
+
+def lexical_overlap(question_terms: list[str], text: str, idf: dict[str, float]) -> float:
+    """Share of the question's IDF mass that the text contains."""
+    if not question_terms:
+        return 0.0
+    present = set(terms(text))
+    total = sum(idf.get(t, 0.0) for t in set(question_terms)) or 1.0
+    return sum(idf.get(t, 0.0) for t in set(question_terms) if t in present) / total
+
+
+def choose_sentence(
+    text: str,
+    spans: np.ndarray,
+    vectors: np.ndarray,
+    query_vector: np.ndarray,
+    question_terms: list[str],
+    idf: dict[str, float],
+    lexical_weight: float = 0.5,
+) -> SentenceChoice:
+    """The passage sentence that best answers: embedding similarity mixed with question-term overlap."""
+    dense = vectors @ query_vector if len(spans) else np.zeros(0)
+    best = SentenceChoice(0, len(text), 0.0, 0.0, -1.0)
+    for (start, end), cos in zip(spans.tolist(), dense.tolist()):
+        lexical = lexical_overlap(question_terms, text[start:end], idf)
+        score = lexical_weight * lexical + (1 - lexical_weight) * cos
+        if score > best.score:
+            best = SentenceChoice(start, end, lexical, cos, score)
+    return best
+
+
+def confidence(dense: float, lexical: float) -> float:
+    """Probability-like answerability from passage cosine and term coverage (calibrated, see README)."""
+    z = 9.0 * (dense - 0.42) + 4.0 * (lexical - 0.5)
+    return 1.0 / (1.0 + math.exp(-z))

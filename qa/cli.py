@@ -1,0 +1,138 @@
+"""`qa build | ask | serve | eval`: thin commands over the Engine; heavy libraries load only when used."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from index.errors import QAError
+
+
+def _settings(index: str | None, model: str | None = None):
+    from .settings import Settings
+
+    return Settings.from_env(index=index, model=model)
+
+
+def _k(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise click.ClickException("k must be an integer from 1 to 50") from None
+
+
+def _echo_err(message: str) -> None:
+    click.echo(message, err=True)
+
+
+class QAGroup(click.Group):
+    """Turns domain errors into one-line messages with a non-zero exit, never a traceback."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except QAError as exc:
+            raise click.ClickException(str(exc)) from None
+        except KeyboardInterrupt:
+            raise click.Abort() from None
+
+
+@click.group(cls=QAGroup, context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Question answering over news articles, with sources."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+@click.option("--model", help="Sentence-transformers model name or local folder.")
+def build(paths: tuple[Path, ...], index: str | None, model: str | None) -> None:
+    """Build or update the index from PATHS (files or folders; default: the seeds)."""
+    from index.build import build_index
+
+    settings = _settings(index, model)
+    report = build_index(
+        paths or [settings.seeds], settings.index, model=settings.model, warn=lambda m: _echo_err(f"warning: {m}"),
+        progress=sys.stderr.isatty(),
+    )
+    click.echo(
+        f"indexed {report.articles} articles, {report.passages} passages "
+        f"({report.embedded} new or changed, {report.reused} reused, {report.removed} articles removed) "
+        f"into {report.path} in {report.seconds:.1f}s"
+    )
+
+
+@main.command()
+@click.argument("question")
+@click.option("-k", "k", default="5", show_default=True, help="Number of passages, 1-50.")
+@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of text.")
+@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+@click.option("--outlet", help="Only this outlet (case-insensitive).")
+@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
+@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
+def ask(question: str, k: str, as_json: bool, index: str | None, outlet: str | None, since: str | None, until: str | None) -> None:
+    """Answer QUESTION from the indexed articles."""
+    from .engine import Engine, check_k, check_question, parse_date
+
+    check_question(question), check_k(_k(k)), parse_date("since", since), parse_date("until", until)
+    engine = Engine.open(_settings(index), build_missing=True, notify=_echo_err)
+    answer = engine.ask(question, k=_k(k), outlet=outlet, since=since, until=until)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        from .render import render_text
+
+        click.echo(render_text(answer, color=sys.stdout.isatty()))
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+def serve(host: str, port: int, index: str | None) -> None:
+    """Serve the HTTP API and the web form."""
+    import uvicorn
+
+    from api.app import create_app
+
+    from .engine import Engine
+
+    settings = _settings(index)
+    engine = Engine.open(settings, build_missing=True, notify=_echo_err)
+    click.echo(f"serving {len(engine.reader)} passages from {settings.index} on http://{host}:{port}", err=True)
+    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+
+
+@main.command(name="eval")
+@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.option("--squad", type=click.Path(path_type=Path), help="SQuAD v1.1 JSON: index its articles and score a sample.")
+@click.option("--limit", type=click.IntRange(min=1), help="Score a seeded sample of this many SQuAD questions.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--index", "index", help="Index directory for FILE (default: $QA_INDEX or var/index).")
+def evaluate(file: Path | None, squad: Path | None, limit: int | None, as_json: bool, index: str | None) -> None:
+    """Score retrieval and answers on FILE.jsonl ({"q", "answers", "docs"} per line) or on SQuAD."""
+    from .engine import Engine
+    from .evaluate import evaluate as run, evaluate_squad, load_questions
+
+    if (file is None) == (squad is None):
+        raise click.ClickException("give exactly one of FILE.jsonl or --squad FILE")
+    settings = _settings(index)
+    if squad is not None:
+        report = evaluate_squad(settings, squad, limit)
+    else:
+        if not file.is_file():
+            raise click.ClickException(f"question file {file} not found")
+        questions = load_questions(file)
+        report = run(Engine.open(settings, build_missing=True, notify=_echo_err), questions)
+    data = report.as_dict()
+    if as_json:
+        click.echo(json.dumps(data))
+    else:
+        click.echo("  ".join(f"{key}={value}" for key, value in data.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,150 @@
+"""Retrieval and answer quality on a question set: R@1/3/5, MRR, sentence and span accuracy, SQuAD EM/F1."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import string
+import tempfile
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable
+
+from index.build import build_index
+from index.documents import safe_id
+
+from .engine import Engine
+from .errors import QAError
+from .settings import Settings
+
+
+@dataclass
+class Question:
+    q: str
+    answers: list[str]
+    docs: list[str]
+
+
+@dataclass
+class Report:
+    questions: int
+    r1: float
+    r3: float
+    r5: float
+    mrr: float
+    sentence_accuracy: float
+    span_accuracy: float
+    exact_match: float
+    f1: float
+    answerable_rate: float
+
+    def as_dict(self) -> dict:
+        return {key: round(value, 4) if isinstance(value, float) else value for key, value in asdict(self).items()}
+
+
+def load_questions(path: Path) -> list[Question]:
+    """Questions from a jsonl file of {"q", "answers", "docs"}; a bad line is an error naming it."""
+    out = []
+    for lineno, line in enumerate(Path(path).read_text("utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+            out.append(Question(str(obj["q"]), [str(a) for a in obj["answers"]], [str(d) for d in obj.get("docs", [])]))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise QAError(f"{path} line {lineno}: expected {{\"q\", \"answers\", \"docs\"}} ({exc})") from None
+    if not out:
+        raise QAError(f"{path} holds no questions")
+    return out
+
+
+def _normalise(text: str) -> str:
+    """SQuAD's answer normalisation: lower case, no punctuation, articles or extra spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
+
+
+def f1_score(prediction: str, gold: str) -> float:
+    pred, ref = _normalise(prediction).split(), _normalise(gold).split()
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if common == 0:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
+
+
+def _contains(text: str | None, answers: list[str]) -> bool:
+    return bool(text) and any(a.casefold() in text.casefold() for a in answers)
+
+
+def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress: Callable | None = None) -> Report:
+    """Score the engine on questions; a passage is a hit when it holds an answer and comes from a gold doc."""
+    questions = list(questions)
+    ranks, sentence_ok, span_ok, em, f1, answerable = [], 0, 0, 0.0, 0.0, 0
+    for question in progress(questions) if progress else questions:
+        result = engine.ask(question.q, k=k)
+        rank = next(
+            (
+                p.rank
+                for p in result.passages
+                if _contains(p.text, question.answers)
+                and (not question.docs or any(p.source.id.startswith(d) for d in question.docs))
+            ),
+            None,
+        )
+        ranks.append(rank)
+        answerable += result.answerable
+        if result.answer is not None:
+            sentence_ok += _contains(result.answer.sentence, question.answers)
+            span = result.answer.text
+            if span and len(span.split()) <= 10 and _contains(span, question.answers):
+                span_ok += 1
+            if span:
+                em += max(float(_normalise(span) == _normalise(a)) for a in question.answers)
+                f1 += max(f1_score(span, a) for a in question.answers)
+    n = len(questions) or 1
+    return Report(
+        questions=len(questions),
+        r1=sum(r == 1 for r in ranks) / n,
+        r3=sum(r is not None and r <= 3 for r in ranks) / n,
+        r5=sum(r is not None and r <= 5 for r in ranks) / n,
+        mrr=sum(1 / r for r in ranks if r) / n,
+        sentence_accuracy=sentence_ok / n,
+        span_accuracy=span_ok / n,
+        exact_match=em / n,
+        f1=f1 / n,
+        answerable_rate=answerable / n,
+    )
+
+
+def squad_questions(squad_file: Path, folder: Path, limit: int | None, seed: int = 13) -> list[Question]:
+    """Write SQuAD's articles as one jsonl document each into folder; return a seeded sample of questions."""
+    data = json.loads(Path(squad_file).read_text("utf-8"))["data"]
+    questions = []
+    with open(folder / "squad.jsonl", "w", encoding="utf-8") as out:
+        for article in data:
+            article_id = safe_id(article["title"])
+            text = "\n\n".join(p["context"] for p in article["paragraphs"])
+            out.write(json.dumps({"id": article_id, "title": article["title"].replace("_", " "), "text": text}) + "\n")
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
+                    questions.append(Question(qa["question"], answers, [article_id]))
+    if limit and limit < len(questions):
+        questions = random.Random(seed).sample(questions, limit)
+    return questions
+
+
+def evaluate_squad(settings: Settings, squad_file: Path, limit: int | None, progress: Callable | None = None) -> Report:
+    """Build a temporary index of SQuAD's articles with our own pipeline and score a question sample."""
+    if not Path(squad_file).is_file():
+        raise QAError(f"SQuAD file {squad_file} not found: pass the path to dev-v1.1.json")
+    with tempfile.TemporaryDirectory(prefix="qa-squad-") as tmp:
+        folder = Path(tmp)
+        (folder / "docs").mkdir()
+        questions = squad_questions(squad_file, folder / "docs", limit)
+        build_index([folder / "docs"], folder / "index", model=settings.model)
+        engine = Engine.open(Settings.from_env(index=folder / "index", model=settings.model))
+        return evaluate(engine, questions, progress=progress)

@@ -1,0 +1,61 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates, rescored with sentence-level evidence.
+
+Measured on SQuAD v1.1 (see BENCHMARKS.md): a convex mix of passage cosine, best-sentence cosine and
+max-normalised BM25 beats reciprocal rank fusion by ~9 points of R@1, because SQuAD-style questions
+paraphrase one sentence and RRF throws away how much better the top hit is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from index.store import IndexReader
+
+
+@dataclass(frozen=True)
+class Weights:
+    passage: float = 0.2
+    sentence: float = 0.4
+    bm25: float = 0.4
+
+
+@dataclass
+class Candidate:
+    """A passage row with its fused score and the evidence behind it."""
+
+    row: int
+    score: float
+    dense: float
+    sentence: float
+    bm25: float
+
+
+def hybrid_search(
+    reader: IndexReader,
+    query_vector: np.ndarray,
+    query_terms: list[str],
+    k: int,
+    mask: np.ndarray | None = None,
+    depth: int = 40,
+    weights: Weights = Weights(),
+) -> list[Candidate]:
+    """Passages ranked by fused score, best first; filtering happens before ranking."""
+    depth = max(depth, k)
+    dense = reader.dense_search(query_vector, depth, mask)
+    lexical = reader.bm25_search(query_terms, depth, mask)
+    bm25 = {hit.row: hit.score for hit in lexical}
+    rows = np.array(sorted({hit.row for hit in dense} | set(bm25)), dtype=np.int64)
+    if len(rows) == 0:
+        return []
+    passage_cos = np.asarray(reader.vectors[rows]) @ query_vector
+    sentence_cos = reader.best_sentence_scores(rows, query_vector)
+    top_bm25 = max(bm25.values(), default=0.0) or 1.0
+    bm25_norm = np.array([bm25.get(int(r), 0.0) / top_bm25 for r in rows])
+    fused = weights.passage * passage_cos + weights.sentence * sentence_cos + weights.bm25 * bm25_norm
+    order = np.lexsort((rows, -fused))
+    return [
+        Candidate(int(rows[i]), float(fused[i]), float(passage_cos[i]), float(sentence_cos[i]), float(bm25_norm[i]))
+        for i in order
+    ]

@@ -1,0 +1,38 @@
+"""Configuration, declared once: defaults, overridden by environment variables, then by explicit arguments."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Where the index lives, which model it uses, and the corpus to build when there is none."""
+
+    index: Path = PROJECT_ROOT / "var" / "index"
+    model: str = DEFAULT_MODEL
+    seeds: Path = PROJECT_ROOT / "seeds"
+    threads: int | None = None
+    options: dict = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> "Settings":
+        """Defaults < QA_INDEX / QA_MODEL / QA_SEEDS / QA_THREADS < non-None overrides."""
+        env: dict[str, object] = {}
+        if os.environ.get("QA_INDEX"):
+            env["index"] = Path(os.environ["QA_INDEX"])
+        if os.environ.get("QA_MODEL"):
+            env["model"] = os.environ["QA_MODEL"]
+        if os.environ.get("QA_SEEDS"):
+            env["seeds"] = Path(os.environ["QA_SEEDS"])
+        if os.environ.get("QA_THREADS", "").isdigit():
+            env["threads"] = int(os.environ["QA_THREADS"])
+        env.update({key: value for key, value in overrides.items() if value is not None})
+        if "index" in env:
+            env["index"] = Path(env["index"]).expanduser()  # type: ignore[arg-type]
+        return replace(cls(), **env)

@@ -1,0 +1,107 @@
+"""HTTP: the JSON contract end to end, attribution, the bad-input table, and the HTML form."""
+
+import pytest
+
+from conftest import JET
+
+MAX_Q = "question must be 1-1000 characters of text"
+K_RULE = "k must be an integer from 1 to 50"
+BODY = 'body must be a JSON object like {"question": "...", "k": 5}'
+
+
+def test_jet_question_end_to_end(client):
+    body = client.get("/ask", params={"q": JET}).json()
+    top = body["passages"][0]
+    assert body["answerable"] is True
+    assert top["source"]["id"] == "000_57d2e1b9fe295f13"
+    assert "November of 2015" in top["text"]
+    assert "November of 2015" in top["text"][top["highlight"]["start"] : top["highlight"]["end"]]
+    assert "November of 2015" in body["answer"]["sentence"]
+    assert set(top["source"]) == {"id", "title", "outlet", "published", "path", "url"}
+    assert len(body["passages"]) == 5
+
+
+def test_post_matches_get(client):
+    got = client.get("/ask", params={"q": JET, "k": 3}).json()
+    posted = client.post("/ask", json={"question": JET, "k": 3}).json()
+    assert [p["id"] for p in got["passages"]] == [p["id"] for p in posted["passages"]]
+
+
+@pytest.mark.parametrize("q", [JET, "How many Turkish soldiers were killed?", "Who is Turkey's defence minister?"])
+def test_offsets_point_into_the_served_article(client, q):
+    for p in client.get("/ask", params={"q": q, "k": 10}).json()["passages"]:
+        article = client.get(f"/articles/{p['source']['id']}").json()
+        assert article["text"][p["start"] : p["end"]] == p["text"]
+        assert 0 <= p["highlight"]["start"] < p["highlight"]["end"] <= len(p["text"])
+
+
+@pytest.mark.parametrize(
+    "method, url, kwargs, status, message",
+    [
+        ("get", "/ask", {"params": {"q": ""}}, 400, MAX_Q),
+        ("get", "/ask", {"params": {"q": "   "}}, 400, MAX_Q),
+        ("get", "/ask", {"params": {"q": "x" * 1001}}, 400, MAX_Q),
+        ("get", "/ask", {}, 400, "q is required: " + MAX_Q),
+        ("get", "/ask", {"params": {"q": "jet", "k": 0}}, 400, K_RULE),
+        ("get", "/ask", {"params": {"q": "jet", "k": 51}}, 400, K_RULE),
+        ("get", "/ask", {"params": {"q": "jet", "k": "five"}}, 400, K_RULE),
+        ("get", "/ask", {"params": {"q": "jet", "k": "2.5"}}, 400, K_RULE),
+        ("post", "/ask", {"content": "{not json", "headers": {"content-type": "application/json"}}, 400, BODY),
+        ("post", "/ask", {"json": ["a list"]}, 400, BODY),
+        ("post", "/ask", {"json": {"k": 5}}, 400, "question is required: " + MAX_Q),
+        ("post", "/ask", {"json": {"question": 42}}, 400, MAX_Q),
+        ("post", "/ask", {"json": {"question": "jet", "k": "5"}}, 400, K_RULE),
+        ("post", "/ask", {"json": {"question": "jet", "k": True}}, 400, K_RULE),
+        ("post", "/ask", {"json": {"question": ""}}, 400, MAX_Q),
+        ("get", "/articles/no_such_article", {}, 404, "no article with id 'no_such_article'; GET /articles lists them"),
+        ("get", "/articles/..%2F..%2Fetc%2Fpasswd", {}, 400, "article id may only contain letters, digits, '_', '-' and '.'"),
+        ("get", "/articles/a b", {}, 400, "article id may only contain letters, digits, '_', '-' and '.'"),
+        ("get", "/ask", {"params": {"q": "jet", "since": "28/02/2020"}}, 400,
+         "since must be a date in ISO format YYYY-MM-DD, got '28/02/2020'"),
+        ("get", "/ask", {"params": {"q": "jet", "until": "2020-02-30"}}, 400,
+         "until must be a date in ISO format YYYY-MM-DD, got '2020-02-30'"),
+    ],
+)
+def test_bad_input(client, method, url, kwargs, status, message):
+    response = getattr(client, method)(url, **kwargs)
+    assert response.status_code == status
+    assert response.json() == {"error": message}
+
+
+def test_articles_list_and_text(client):
+    listed = client.get("/articles").json()
+    assert {a["id"] for a in listed} >= {"000_57d2e1b9fe295f13", "004_ff300f254502d343"}
+    one = client.get("/articles/004_ff300f254502d343").json()
+    assert one["outlet"] == "TASS" and one["published"] == "2020-02-28"
+    assert "33 Turkish soldiers" in one["text"]
+
+
+def test_health_and_docs(client):
+    assert client.get("/health").json()["status"] == "ok"
+    assert client.get("/docs").status_code == 200
+    assert "/ask" in client.get("/openapi.json").json()["paths"]
+
+
+def test_form_shows_answer_with_sources_and_links(client):
+    page = client.get("/", params={"q": JET})
+    assert page.status_code == 200
+    assert "<mark>" in page.text and "November of 2015" in page.text
+    assert "/read/000_57d2e1b9fe295f13?start=" in page.text
+    assert 'method="get"' in page.text
+
+
+def test_form_escapes_script(client):
+    page = client.get("/", params={"q": "<script>alert(1)</script>"})
+    assert "<script>alert(1)</script>" not in page.text
+    assert "&lt;script&gt;" in page.text
+
+
+def test_form_bad_input_is_shown_not_crashed(client):
+    page = client.get("/", params={"q": "jet", "k": "0"})
+    assert page.status_code == 400 and K_RULE in page.text
+
+
+def test_article_view_highlights_passage(client):
+    p = client.get("/ask", params={"q": JET}).json()["passages"][0]
+    page = client.get(f"/read/{p['source']['id']}", params={"start": p["start"], "end": p["end"]})
+    assert page.status_code == 200 and '<mark id="hl">' in page.text

@@ -1,0 +1,74 @@
+"""The `qa` command through CliRunner: text and JSON output, one-line errors, build."""
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import JET
+from qa.cli import main
+
+
+@pytest.fixture()
+def run(seeds_index):
+    def invoke(*args):
+        return CliRunner().invoke(main, [*args], env={"QA_INDEX": str(seeds_index)})
+
+    return invoke
+
+
+def test_ask_text(run):
+    result = run("ask", JET, "-k", "3")
+    assert result.exit_code == 0, result.output
+    assert "November of 2015" in result.output and "Arutz Sheva" in result.output
+    assert ">>" in result.output  # the answer sentence is marked
+
+
+def test_ask_json_is_the_api_contract(run, client):
+    result = run("ask", JET, "--json")
+    assert result.exit_code == 0
+    cli = json.loads(result.output)
+    api = client.get("/ask", params={"q": JET}).json()
+    cli.pop("took_ms"), api.pop("took_ms")
+    assert cli == api
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", ""], "question must be 1-1000 characters of text"),
+        (["ask", "x" * 1001], "question must be 1-1000 characters of text"),
+        (["ask", "jet", "-k", "0"], "k must be an integer from 1 to 50"),
+        (["ask", "jet", "-k", "many"], "k must be an integer from 1 to 50"),
+        (["ask", "jet", "--since", "yesterday"], "since must be a date in ISO format YYYY-MM-DD, got 'yesterday'"),
+        (["eval"], "give exactly one of FILE.jsonl or --squad FILE"),
+    ],
+)
+def test_bad_input_is_one_line(run, args, message):
+    result = run(*args)
+    assert result.exit_code != 0
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert lines == [f"Error: {message}"]
+
+
+def test_missing_index_is_built_from_seeds(tmp_path, seeds_index):
+    result = CliRunner().invoke(main, ["ask", JET, "--index", str(tmp_path / "fresh"), "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert "building one from" in result.output and "November of 2015" in result.output
+
+
+def test_build_warns_and_completes(tmp_path):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Ankara hosted the summit.\n\nThe leaders met for three hours on Monday.")
+    (folder / "binary.txt").write_bytes(b"\x00\x01\x02 binary")
+    result = CliRunner().invoke(main, ["build", str(folder), "--index", str(tmp_path / "ix")])
+    assert result.exit_code == 0, result.output
+    assert "binary.txt" in result.output and "indexed 1 articles" in result.output
+
+
+def test_eval_reports_recall(run):
+    result = run("eval", "tests/questions/seeds.jsonl", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["questions"] >= 30 and report["r3"] >= 0.95

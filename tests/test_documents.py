@@ -1,0 +1,113 @@
+"""Cleaning, metadata extraction and passage splitting, on the seeds and on inputs written to vary the format."""
+
+import pytest
+
+from index.clean import clean
+from index.documents import load_articles
+from index.metadata import extract_metadata, normalise_date
+from index.passages import PassageSpec, sentences, split_passages
+from conftest import SEEDS
+
+BOILERPLATE = [
+    "Community Guidelines", "commenting name", "Delete Comment", "Read more:", "Welcome to Global Village Space",
+    "Photo Credit", "Share your thoughts", "Independent Premium", "Newest first",
+]
+
+
+@pytest.fixture(scope="module")
+def seeds():
+    return {a.id: a for a in load_articles([SEEDS])}
+
+
+def test_boilerplate_is_gone_from_articles(seeds):
+    for article in seeds.values():
+        for junk in BOILERPLATE:
+            assert junk not in article.text, (article.id, junk)
+
+
+def test_boilerplate_never_surfaces_as_a_passage(engine):
+    for q in ["community guidelines comments", "Read more Turkey ignores US requests", "Welcome to Global Village Space",
+              "Erdogan and Putin", "delete comment report comment"]:
+        for p in engine.ask(q, k=20).passages:
+            assert not any(junk in p.text for junk in BOILERPLATE), (q, p.id)
+
+
+def test_repeated_captions_are_dropped(seeds):
+    assert "Erdogan and Putin\n\nErdogan and Putin" not in seeds["000_57d2e1b9fe295f13"].text
+    text = seeds["002_c2cd96ef16f533c8"].text
+    assert "ties becoming strained in 2015 after the Turkish military" not in text
+    assert "Ties became strained in 2015" in text  # the body sentence stays
+
+
+@pytest.mark.parametrize(
+    "article_id, outlet, published",
+    [
+        ("000_57d2e1b9fe295f13", "Arutz Sheva", None),  # outlet from the sidecar; the text gives no date
+        ("001_ea2af11fa424174d", "Global Village Space", None),  # banner; "Friday, July 19, 2024" is page chrome
+        ("002_c2cd96ef16f533c8", "The Independent", None),
+        ("003_5c922709e45f6fd8", "TASS", None),  # "MOSCOW, February 4. /TASS/" has no year: no date
+        ("004_ff300f254502d343", "TASS", "2020-02-28"),
+    ],
+)
+def test_seed_metadata(seeds, article_id, outlet, published):
+    assert (seeds[article_id].outlet, seeds[article_id].published) == (outlet, published)
+
+
+def test_seed_titles(seeds):
+    assert seeds["000_57d2e1b9fe295f13"].title == "Putin and Erdogan agree to coordinate actions in Syria"
+    assert seeds["001_ea2af11fa424174d"].title == "Russia and Turkey hold successful talks on Syrian conflict"
+
+
+@pytest.mark.parametrize(
+    "raw, outlet, published",
+    [
+        ("Headline here\n\nBody text of the story.\n\nSource: Reuters, March 3, 2021", "Reuters", "2021-03-03"),
+        ("Headline here\n\nBody text.\n\nSource:TASS, 28 February 2020", "TASS", "2020-02-28"),
+        ("Headline here\n\nBody text.\n\nsource : Al Jazeera", "Al Jazeera", None),
+        ("Headline\n\nLONDON (Reuters) - The pound fell on Tuesday.", "Reuters", None),
+        ("Headline\n\nANKARA, Turkey (AP) — Officials said on Monday.", "AP", None),
+        ("Headline\n\nMOSCOW, March 5, 2020. /TASS/: The Kremlin said.", "TASS", "2020-03-05"),
+        ("Headline\n\nSome body text here.\n\nAFP with additional input by Desk", "AFP", None),
+        ("| Welcome to Example News\n\nMonday, June 1, 2020\n\nHeadline\n\nBody text here.", "Example News", None),
+        ("Headline\n\nMarch 9, 2019\n\nBody text here.", None, "2019-03-09"),
+        ("Headline\n\nPublished: 2018-07-04\n\nBody text here.", None, "2018-07-04"),
+        ("Headline\n\nBy Jane Smith\n\nBody text on Wednesday.", None, None),
+    ],
+)
+def test_metadata_rules(raw, outlet, published):
+    meta = extract_metadata(clean(raw))
+    assert (meta["outlet"], meta["published"]) == (outlet, published)
+
+
+def test_bylines_and_furniture_leave_the_text():
+    cleaned = clean("Headline\n\nBy Jane Smith\n\nElad Benari ,\n\nAdvertisement\n\nThe body stays.")
+    assert cleaned.text == "Headline\n\nThe body stays."
+
+
+@pytest.mark.parametrize("value, iso", [("2020-02-28", "2020-02-28"), ("February 28, 2020", "2020-02-28"),
+                                        ("February 4", None), ("2015", None), ("", None), ("next week", None)])
+def test_dates_are_never_invented(value, iso):
+    assert normalise_date(value) == iso
+
+
+def test_hard_wrapped_wire_copy_is_unwrapped():
+    raw = "\n".join(["The company said it expected earnings to rise sharply in the", "second quarter of the year.",
+                     "    Analysts had expected a smaller increase in profits this", "year, traders said on Monday."] * 3)
+    text = clean(raw).text
+    assert "in the second quarter" in text and "\n\n" in text
+
+
+def test_passages_are_sentence_aligned_within_limit(seeds):
+    from index.encoder import TokenCounter, resolve_model
+
+    count = TokenCounter(resolve_model("all-MiniLM-L6-v2"))
+    spec = PassageSpec(max_tokens=60)
+    for article in seeds.values():
+        spans = split_passages(article.text, count, spec)
+        starts = {a for a, _ in sentences(article.text)}
+        ends = {b for _, b in sentences(article.text)}
+        for (a, b), (next_a, _) in zip(spans, spans[1:] + [(None, None)]):
+            assert a in starts and b in ends
+            assert count([article.text[a:b]])[0] <= spec.max_tokens or len(sentences(article.text[a:b])) == 1
+            if next_a is not None and len(sentences(article.text[a:b])) > 1:
+                assert next_a < b  # consecutive passages overlap by a sentence
