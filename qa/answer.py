@@ -76,6 +76,7 @@ class SentenceChoice:
     lexical: float
     dense: float
     score: float
+    index: int | None = None
 
 
 def lexical_overlap(question_terms: list[str], text: str, idf: dict[str, float]) -> float:
@@ -99,11 +100,12 @@ def choose_sentence(
     """The passage sentence that best answers: embedding similarity mixed with question-term overlap."""
     dense = vectors @ query_vector if len(spans) else np.zeros(0)
     best = SentenceChoice(0, len(text), 0.0, 0.0, -1.0)
-    for (start, end), cos in zip(spans.tolist(), dense.tolist()):
+    for i, ((start, end), cos) in enumerate(zip(spans.tolist(), dense.tolist())):
         lexical = lexical_overlap(question_terms, text[start:end], idf)
-        score = lexical_weight * lexical + (1 - lexical_weight) * cos
+        # A one- or two-word line (a label, a dateline fragment) is never the answer sentence.
+        score = lexical_weight * lexical + (1 - lexical_weight) * cos - (len(text[start:end].split()) < 4)
         if score > best.score:
-            best = SentenceChoice(start, end, lexical, cos, score)
+            best = SentenceChoice(start, end, lexical, cos, score, i)
     return best
 
 

@@ -1,0 +1,55 @@
+"""Short answer spans, filters before top-k, and corroboration across outlets."""
+
+import pytest
+
+from conftest import JET
+
+
+@pytest.mark.parametrize(
+    "question, span",
+    [
+        (JET, "November of 2015"),
+        ("How many Turkish soldiers were killed in the airstrike?", "33"),
+        ("In which city did Russian, US and Turkish military chiefs meet?", "Antalya"),
+        ("When did Erdogan say Ankara was ready to use all its military strength?", "February 19"),
+        ("Where does the Syrian Constitutional Committee work?", "Geneva"),
+    ],
+)
+def test_short_answer_span(engine, question, span):
+    answer = engine.ask(question).answer
+    assert answer is not None and answer.text == span
+    passage = next(p for p in engine.ask(question).passages if p.id == answer.passage_id)
+    assert passage.text[answer.start : answer.end] == span
+
+
+def test_unanswerable_questions_say_so(engine):
+    for q in ["Who won the 2018 FIFA World Cup?", "How do I bake sourdough bread?"]:
+        result = engine.ask(q)
+        assert result.answerable is False and result.answer is None and result.passages
+
+
+def test_jet_corroborated_by_second_outlet(client):
+    top = client.get("/ask", params={"q": JET}).json()["passages"][0]
+    assert top["source"]["id"] == "000_57d2e1b9fe295f13"
+    assert [c["source"]["id"] for c in top["also_in"]] == ["002_c2cd96ef16f533c8"]
+    assert "2015" in top["also_in"][0]["text"]
+
+
+def test_no_two_results_highlight_the_same_sentence(engine):
+    for q in [JET, "How many Turkish soldiers were killed?", "Which region is controlled by illegal armed groups?"]:
+        seen = [p.text[p.highlight["start"] : p.highlight["end"]] for p in engine.ask(q, k=10).passages]
+        assert len(seen) == len(set(seen))
+
+
+def test_filters_apply_before_top_k(client):
+    body = client.get("/ask", params={"q": "Idlib", "k": 3, "outlet": "tass"}).json()
+    assert len(body["passages"]) == 3
+    assert {p["source"]["outlet"] for p in body["passages"]} == {"TASS"}
+    dated = client.get("/ask", params={"q": "Idlib", "since": "2020-02-01", "until": "2020-03-01"}).json()
+    assert dated["passages"] and {p["source"]["published"] for p in dated["passages"]} == {"2020-02-28"}
+    assert client.get("/ask", params={"q": "Idlib", "outlet": "nobody"}).json()["passages"] == []
+
+
+def test_since_after_until_is_bad_input(client):
+    response = client.get("/ask", params={"q": "Idlib", "since": "2021-01-01", "until": "2020-01-01"})
+    assert response.status_code == 400 and response.json() == {"error": "since must not be after until"}
