@@ -32,7 +32,7 @@ eval: $(STAMP)
 	$(VENV)/bin/qa eval --squad ../shared/data/squad-v1.1-dev/dev-v1.1.json --limit 1000
 
 bench: $(STAMP)
-	$(PY) benchmarks/fusion_squad.py 200 1
+	$(PY) benchmarks/fusion_squad.py 200
 
 clean:
 	rm -rf var .pytest_cache

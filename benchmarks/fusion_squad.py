@@ -1,6 +1,6 @@
 """Fusion ablation on SQuAD v1.1 dev: passage size and scoring mixes, same index, same questions.
 
-Usage: .venv/bin/python benchmarks/fusion_squad.py MAX_TOKENS TITLE_CONTEXT(0|1)
+Usage: .venv/bin/python benchmarks/fusion_squad.py MAX_TOKENS
 Reads ../shared/data/squad-v1.1-dev/dev-v1.1.json; research scratch kept so the figures in BENCHMARKS.md reproduce.
 """
 import json, random, tempfile, time, numpy as np
@@ -12,10 +12,10 @@ from index.encoder import open_encoder
 from index.terms import terms
 from index.passages import sentences, PassageSpec
 import sys
-mt=int(sys.argv[1]); tc=sys.argv[2]=='1'
+mt=int(sys.argv[1])
 tmp=Path(tempfile.mkdtemp()); (tmp/'docs').mkdir()
 qs=squad_questions(Path('/work/shared/data/squad-v1.1-dev/dev-v1.1.json'), tmp/'docs', 400)
-build_index([tmp/'docs'], tmp/'idx', spec=PassageSpec(max_tokens=mt, title_context=tc))
+build_index([tmp/'docs'], tmp/'idx', spec=PassageSpec(max_tokens=mt))
 r=IndexReader(tmp/'idx'); enc=open_encoder(r.folder/'model','all-MiniLM-L6-v2')
 N=len(r); print('passages',N)
 # sentence vectors
