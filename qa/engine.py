@@ -17,19 +17,19 @@ from index.terms import terms
 
 from .answer import Answer, AnswerSpan, Corroboration, Passage, SentenceChoice, Source, choose_sentence, confidence
 from .errors import ArticleNotFound, BadFilter, BadQuestion
-from .search import hybrid_search
+from .search import Candidate, hybrid_search
 from .settings import Settings
 from .spans import Span, best_span, question_type
 
 MAX_QUESTION = 1000
+MAX_K = 50
+ANSWERABLE = 0.5
 POOL_EXTRA = 30
 # Sentence cosines measured on the seeds: the two reports of the 2015 jet downing score 0.64, two different
 # Putin-Erdogan meetings 0.63, so a paraphrase also has to repeat the answer span; copies score >= 0.89.
 CORROBORATES = 0.6
 NEAR_COPY = 0.88
 UNTYPED_PENALTY = 0.75
-MAX_K = 50
-ANSWERABLE = 0.5
 _ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 
@@ -58,7 +58,7 @@ def parse_date(name: str, value: str | date | None) -> date | None:
 
 @dataclass
 class _Pick:
-    candidate: object
+    candidate: Candidate
     record: dict
     choice: SentenceChoice
     span: Span | None
@@ -146,27 +146,36 @@ class Engine:
         took = (time.perf_counter() - started) * 1000
         return Answer(question=question, answerable=answerable, answer=answer, passages=passages, took_ms=round(took, 2))
 
-    def _diverse(self, candidates: list, k: int, query_vector, query_terms: list[str], question: str) -> list["_Pick"]:
+    def _diverse(self, candidates: list[Candidate], k: int, query_vector, query_terms: list[str], question: str) -> list["_Pick"]:
         """The top k passages with near-copies dropped and other outlets' statements of the same fact grouped."""
         idf = self.reader.idf(query_terms)
         picked: list[_Pick] = []
         for candidate in candidates[: k + POOL_EXTRA]:
             record = self.reader.passage(candidate.row)
             spans, vectors = self.reader.passage_sentences(candidate.row)
+            if len(picked) >= k:
+                # Full: later candidates can only corroborate a pick, which needs no answer sentence of their own.
+                self._place(picked, record, spans, vectors, None)
+                continue
             choice = choose_sentence(record["text"], spans, vectors, query_vector, query_terms, idf)
             vector = vectors[choice.index] if choice.index is not None else query_vector
-            if self._place(picked, record, spans, vectors, vector) or len(picked) >= k:
+            if self._place(picked, record, spans, vectors, vector):
                 continue
             span = best_span(question, record["text"][choice.start : choice.end])
             picked.append(_Pick(candidate, record, choice, span, vector, []))
         return picked[:k]
 
     @staticmethod
-    def _place(picked: list["_Pick"], record: dict, spans: np.ndarray, vectors: np.ndarray, vector: np.ndarray) -> bool:
-        """True when the passage adds nothing new: a near-copy of a pick, or (from another article) its corroboration."""
+    def _place(
+        picked: list["_Pick"], record: dict, spans: np.ndarray, vectors: np.ndarray, vector: np.ndarray | None
+    ) -> bool:
+        """True when the passage adds nothing new: a near-copy of a pick, or (from another article) its corroboration.
+
+        `vector` is the passage's own answer sentence; without it only corroboration is checked.
+        """
         for pick in picked:
             if pick.record["article_idx"] == record["article_idx"]:
-                if float(vector @ pick.vector) >= NEAR_COPY:
+                if vector is not None and float(vector @ pick.vector) >= NEAR_COPY:
                     return True  # an overlapping window answering with the same sentence
                 continue
             sims = vectors @ pick.vector

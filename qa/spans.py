@@ -74,7 +74,7 @@ def best_span(question: str, sentence: str) -> Span | None:
         return None
     q_terms = set(terms(question))
     q_words = {w.lower() for w in re.findall(r"\w+", question)}
-    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if terms(m.group(0)) and terms(m.group(0))[0] in q_terms]
+    anchors = [m.start() for m in re.finditer(r"\w+", sentence) if set(terms(m.group(0))) & q_terms]
     best = None
     for start, end in _candidates(sentence, kind):
         text = sentence[start:end].strip(" ,.;:")
