@@ -161,7 +161,7 @@ class Engine:
             vector = vectors[choice.index] if choice.index is not None else query_vector
             if self._place(picked, record, spans, vectors, vector):
                 continue
-            span = best_span(question, record["text"][choice.start : choice.end])
+            span = best_span(question, record["text"][choice.start : choice.end], record["text"])
             picked.append(_Pick(candidate, record, choice, span, vector, []))
         return picked[:k]
 
