@@ -109,7 +109,22 @@ def choose_sentence(
     return best
 
 
-def confidence(dense: float, lexical: float) -> float:
-    """Probability-like answerability from passage cosine and term coverage (calibrated, see README)."""
-    z = 9.0 * (dense - 0.42) + 4.0 * (lexical - 0.5)
+# Fitted by `python -m benchmarks.calibrate` (logistic regression) on tests/questions/seeds.jsonl against
+# tests/questions/unanswerable.jsonl; the held-out pair is only scored. See BENCHMARKS.md "Answerability".
+WEIGHTS = {"bias": -3.42, "dense": 4.62, "lexical": -0.44, "retrieval": 4.11, "missing_span": -1.79}
+
+
+def evidence(choice: SentenceChoice, retrieval: float, typed: bool, has_span: bool) -> dict[str, float]:
+    """What answerability is judged on: how well the best sentence matches, and whether it holds the asked kind."""
+    return {
+        "dense": choice.dense,
+        "lexical": choice.lexical,
+        "retrieval": retrieval,
+        "missing_span": float(typed and not has_span),
+    }
+
+
+def confidence(features: dict[str, float], weights: dict[str, float] = WEIGHTS) -> float:
+    """Probability that the corpus answers the question; answerable at >= 0.5."""
+    z = weights["bias"] + sum(weights[name] * value for name, value in features.items())
     return 1.0 / (1.0 + math.exp(-z))

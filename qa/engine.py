@@ -15,7 +15,17 @@ from index.encoder import Encoder, open_encoder
 from index.store import IndexReader
 from index.terms import terms
 
-from .answer import Answer, AnswerSpan, Corroboration, Passage, SentenceChoice, Source, choose_sentence, confidence
+from .answer import (
+    Answer,
+    AnswerSpan,
+    Corroboration,
+    Passage,
+    SentenceChoice,
+    Source,
+    choose_sentence,
+    confidence,
+    evidence,
+)
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .search import Candidate, hybrid_search
 from .settings import Settings
@@ -29,7 +39,6 @@ POOL_EXTRA = 30
 # Putin-Erdogan meetings 0.63, so a paraphrase also has to repeat the answer span; copies score >= 0.89.
 CORROBORATES = 0.6
 NEAR_COPY = 0.88
-UNTYPED_PENALTY = 0.75
 _ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
 
 
@@ -106,11 +115,7 @@ class Engine:
         if since and until and since > until:
             raise BadFilter("since must not be after until")
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
-        mask = self.reader.article_mask(outlet, since, until)
-        query_vector = self.encoder.encode([question])[0]
-        query_terms = terms(question)
-        candidates = hybrid_search(self.reader, query_vector, query_terms, k, mask)
-        picked = self._diverse(candidates, k, query_vector, query_terms, question)
+        picked = self._picks(question, k, self.reader.article_mask(outlet, since, until))
         passages = [
             Passage(
                 id=pick.record["id"],
@@ -127,11 +132,8 @@ class Engine:
         ]
         answer, answerable = None, False
         if picked:
-            best = max(range(min(3, len(picked))), key=lambda i: picked[i].choice.score - 0.05 * i)
-            pick = picked[best]
-            conf = confidence(pick.choice.dense, pick.choice.lexical)
-            if question_type(question) is not None and pick.span is None:
-                conf *= UNTYPED_PENALTY  # the question asks for a date, number or name and the sentence has none
+            pick, features = self._evidence(question, picked)
+            conf = confidence(features)
             answerable = conf >= ANSWERABLE
             if answerable:
                 offset = pick.choice.start
@@ -145,6 +147,25 @@ class Engine:
                 )
         took = (time.perf_counter() - started) * 1000
         return Answer(question=question, answerable=answerable, answer=answer, passages=passages, took_ms=round(took, 2))
+
+    def _picks(self, question: str, k: int, mask: np.ndarray | None) -> list["_Pick"]:
+        query_vector = self.encoder.encode([question])[0]
+        query_terms = terms(question)
+        candidates = hybrid_search(self.reader, query_vector, query_terms, k, mask)
+        return self._diverse(candidates, k, query_vector, query_terms, question)
+
+    def evidence(self, question: str) -> dict[str, float]:
+        """The answerability features of an unfiltered top-5 ask, for calibration (benchmarks/calibrate.py)."""
+        picked = self._picks(check_question(question), 5, None)
+        return self._evidence(question, picked)[1] if picked else {}
+
+    @staticmethod
+    def _evidence(question: str, picked: list["_Pick"]) -> tuple["_Pick", dict[str, float]]:
+        """The pick whose sentence answers best (a small bias to rank), and the features answerability is judged on."""
+        best = max(range(min(3, len(picked))), key=lambda i: picked[i].choice.score - 0.05 * i)
+        pick = picked[best]
+        typed = question_type(question) is not None
+        return pick, evidence(pick.choice, picked[0].candidate.score, typed, pick.span is not None)
 
     def _diverse(self, candidates: list[Candidate], k: int, query_vector, query_terms: list[str], question: str) -> list["_Pick"]:
         """The top k passages with near-copies dropped and other outlets' statements of the same fact grouped."""

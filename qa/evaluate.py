@@ -39,20 +39,25 @@ class Report:
     exact_match: float
     f1: float
     answerable_rate: float
+    unanswerable: int = 0
+    declined_rate: float = 0.0
 
     def as_dict(self) -> dict:
         return {key: round(value, 4) if isinstance(value, float) else value for key, value in asdict(self).items()}
 
 
 def load_questions(path: Path) -> list[Question]:
-    """Questions from a jsonl file of {"q", "answers", "docs"}; a bad line is an error naming it."""
+    """Questions from a jsonl file of {"q", "answers", "docs"}; a bad line is an error naming it.
+
+    A question without "answers" is one the corpus cannot answer: the engine should decline it.
+    """
     out = []
     for lineno, line in enumerate(Path(path).read_text("utf-8").splitlines(), 1):
         if not line.strip():
             continue
         try:
             obj = json.loads(line)
-            out.append(Question(str(obj["q"]), [str(a) for a in obj["answers"]], [str(d) for d in obj.get("docs", [])]))
+            out.append(Question(str(obj["q"]), [str(a) for a in obj.get("answers", [])], [str(d) for d in obj.get("docs", [])]))
         except (ValueError, KeyError, TypeError) as exc:
             raise QAError(f"{path} line {lineno}: expected {{\"q\", \"answers\", \"docs\"}} ({exc})") from None
     if not out:
@@ -80,11 +85,18 @@ def _contains(text: str | None, answers: list[str]) -> bool:
 
 
 def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress: Callable | None = None) -> Report:
-    """Score the engine on questions; a passage is a hit when it holds an answer and comes from a gold doc."""
+    """Score the engine on questions; a passage is a hit when it holds an answer and comes from a gold doc.
+
+    Questions without answers only count towards `declined_rate`, the share the engine marks unanswerable.
+    """
     questions = list(questions)
-    ranks, sentence_ok, span_ok, em, f1, answerable = [], 0, 0, 0.0, 0.0, 0
+    ranks, sentence_ok, span_ok, em, f1, answerable, declined = [], 0, 0, 0.0, 0.0, 0, 0
+    unanswerable = [q for q in questions if not q.answers]
     for question in progress(questions) if progress else questions:
         result = engine.ask(question.q, k=k)
+        if not question.answers:
+            declined += not result.answerable
+            continue
         rank = next(
             (
                 p.rank
@@ -104,9 +116,9 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
             if span:
                 em += max(float(_normalise(span) == _normalise(a)) for a in question.answers)
                 f1 += max(f1_score(span, a) for a in question.answers)
-    n = len(questions) or 1
+    n = len(ranks) or 1
     return Report(
-        questions=len(questions),
+        questions=len(ranks),
         r1=sum(r == 1 for r in ranks) / n,
         r3=sum(r is not None and r <= 3 for r in ranks) / n,
         r5=sum(r is not None and r <= 5 for r in ranks) / n,
@@ -116,6 +128,8 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
         exact_match=em / n,
         f1=f1 / n,
         answerable_rate=answerable / n,
+        unanswerable=len(unanswerable),
+        declined_rate=declined / (len(unanswerable) or 1),
     )
 
 

@@ -41,7 +41,8 @@ _HEAD_KINDS = {
     "place": {"city", "town", "country", "region", "province", "place", "state", "village", "capital", "location", "territory", "county"},
 }
 _HOW = {"long": "duration", "many": "number", "much": "number", "old": "number", "big": "number", "large": "number",
-        "far": "number", "high": "number", "tall": "number", "often": "number"}
+        "far": "number", "high": "number", "tall": "number", "often": "number", "wide": "number", "deep": "number",
+        "heavy": "number", "fast": "number", "big": "number"}
 # Closed-class words: never a candidate on their own and they end a run of content words.
 FUNCTION_WORDS = frozenset(
     "a an the this that these those his her its their our your my some any each every all both either neither no "

@@ -72,3 +72,14 @@ def test_eval_reports_recall(run):
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
     assert report["questions"] >= 30 and report["r3"] >= 0.95
+
+
+def test_eval_scores_declining_unanswerable_questions(run, tmp_path):
+    questions = tmp_path / "mixed.jsonl"
+    questions.write_text(
+        '{"q": "How do I bake sourdough bread?"}\n'
+        '{"q": "When did Turkey shoot down the Russian jet?", "answers": ["2015"]}\n'
+    )
+    report = json.loads(run("eval", str(questions), "--json").output)
+    assert report["questions"] == 1 and report["r1"] == 1.0
+    assert report["unanswerable"] == 1 and report["declined_rate"] == 1.0
