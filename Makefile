@@ -29,6 +29,8 @@ test: $(STAMP)
 eval: $(STAMP)
 	$(VENV)/bin/qa eval tests/questions/seeds.jsonl
 	$(VENV)/bin/qa eval tests/questions/seeds_heldout.jsonl
+	$(VENV)/bin/qa eval tests/questions/unanswerable.jsonl
+	$(VENV)/bin/qa eval tests/questions/unanswerable_heldout.jsonl
 	$(VENV)/bin/qa eval --squad ../shared/data/squad-v1.1-dev/dev-v1.1.json --limit 1000
 
 bench: $(STAMP)
