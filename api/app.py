@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(title="News QA", description="Answers with sources from news articles.", version="0.1.0")
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
-    def get_engine() -> Engine:
+    async def get_engine() -> Engine:  # async: resolved on the event loop, sparing each request a thread-pool hop
         return engine
 
     @app.exception_handler(QAError)

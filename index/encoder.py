@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 ONNX_FILE = "model.onnx"
 CONFIG_FILE = "encoder.json"
+# Rows per ONNX run. On 1,088 length-sorted Reuters sentences, 16 rows took about 30% less CPU and wall time than
+# 64 (less padding, activations that stay in cache); 8 rows lost again on per-run overhead with two threads.
+BATCH = 16
 
 
 class Encoder(Protocol):
@@ -127,7 +130,7 @@ class OnnxEncoder:
                 feed[name] = batch
         return self._session.run(None, feed)[0]
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = BATCH, progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
@@ -150,7 +153,9 @@ class TorchEncoder:
         self.name = name
         self.model_dir = resolve_model(name)
         self.model = SentenceTransformer(str(self.model_dir), device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
+        # Renamed in sentence-transformers 5; the old name still works but warns.
+        dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dimension())
 
     def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""

@@ -52,10 +52,15 @@ def _cut_long(text: str, span: Span, n_tokens: int, max_tokens: int) -> list[Spa
 
 def split_units(text: str, count_tokens: CountTokens, max_tokens: int) -> tuple[list[Span], list[int]]:
     """Sentences, with any sentence over max_tokens cut into pieces; returns spans and token counts."""
-    units: list[Span] = []
-    sizes: list[int] = []
     sents = sentences(text)
     counts = count_tokens([text[a:b] for a, b in sents]) if sents else []
+    return fit_units(text, sents, counts, max_tokens)
+
+
+def fit_units(text: str, sents: Sequence[Span], counts: Sequence[int], max_tokens: int) -> tuple[list[Span], list[int]]:
+    """split_units for sentences already counted, so a build can count many articles in one tokenizer call."""
+    units: list[Span] = []
+    sizes: list[int] = []
     for span, n in zip(sents, counts):
         if n > max_tokens:
             parts = _cut_long(text, span, n, max_tokens)

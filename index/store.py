@@ -7,8 +7,8 @@ Layout of a version directory:
                   row number = FAISS id = BM25 doc id
   units.npy       int32 rows (article_idx, start, end): the sentences passages are made of
   unit_vectors.npy float16 sentence vectors, for answer sentences and sentence-level scoring
-  vectors.npy     float32 passage vectors (mean of their sentences), for exact filtered search
-  dense.faiss     FAISS index over the vectors
+  vectors.npy     float32 passage vectors (mean of their sentences), for exact filtered search and rescoring
+  dense.faiss     FAISS index over the vectors: exact up to FLAT_MAX passages, IVF with int8 (SQ8) codes beyond
   bm25/           bm25s index over the passage terms
   model/          the ONNX export of the encoder and its tokenizer
 """
@@ -16,6 +16,7 @@ Layout of a version directory:
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import sqlite3
@@ -34,7 +35,17 @@ from .errors import BadIndex, IndexNotFound, ModelMismatch
 FORMAT_VERSION = 1
 CURRENT = "current"
 ARTICLE_FIELDS = ("id", "title", "outlet", "published", "url", "path")
-FLAT_MAX = 50_000
+# Exact search up to here: measured single-threaded on the busy 2-core machine (benchmarks/scale.py), Flat took
+# 0.4 ms at 10k passages, 0.95 ms at 20k, 6.8 ms at 50k and 14 ms at 100k, IVF-SQ8 0.1-0.4 ms over that range.
+FLAT_MAX = 20_000
+# IVF lists probed per query. At 1M passages (IVF2048,SQ8, 2x exact rerank) dense recall@10 against exact search
+# measured 0.92 at 16, 0.96 at 32, 0.99 at 64, 0.997 at 128: 64 keeps a margin over the 0.95 goal.
+DEFAULT_NPROBE = 64
+# Candidates explored per query in HNSW indexes: builds no longer write them, but earlier ones did beyond 50k.
+DEFAULT_EF_SEARCH = 64
+# Approximate or int8 indexes return RERANK * k candidates, ranked again by the exact float32 vectors.
+RERANK = 2
+QUANTIZE = ("int8",)
 
 
 @dataclass(frozen=True)
@@ -45,22 +56,48 @@ class Hit:
     score: float
 
 
-def _faiss_index(vectors: np.ndarray, kind: str):
+def faiss_kind(n: int, quantize: str | None = None) -> str:
+    """Exact search while it is cheap, IVF with int8 codes beyond; `quantize="int8"` also shrinks exact ones."""
+    if quantize not in (None, *QUANTIZE):
+        raise ValueError(f"quantize must be one of {QUANTIZE} or None, got {quantize!r}")
+    if n > FLAT_MAX:
+        return "ivf-sq8"
+    return "sq8" if quantize else "flat"
+
+
+def faiss_factory(kind: str, n: int) -> str:
+    """The FAISS index_factory string for a kind at n vectors."""
+    if kind == "ivf-sq8":
+        return f"IVF{_nlist(n)},SQ8"
+    return {"flat": "Flat", "sq8": "SQ8"}[kind]
+
+
+def _nlist(n: int) -> int:
+    """About 2*sqrt(n) lists, a power of two, each with the >= 39 training points FAISS k-means asks for."""
+    target = 2 ** round(math.log2(2 * math.sqrt(max(n, 1))))
+    return max(1, min(target, n // 39))
+
+
+def faiss_index(vectors: np.ndarray, factory: str):
     import faiss
 
-    dim = vectors.shape[1]
-    if kind == "flat":
-        index = faiss.IndexFlatIP(dim)
-    else:
-        index = faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efConstruction = 80
-    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
+    if not index.is_trained:
+        index.train(_training_sample(vectors, factory))
+    index.add(vectors)
     return index
 
 
-def faiss_kind(n: int) -> str:
-    """Exact search while it is cheap, a graph index beyond."""
-    return "flat" if n <= FLAT_MAX else "hnsw"
+def _training_sample(vectors: np.ndarray, factory: str) -> np.ndarray:
+    """40 points per IVF list is what k-means needs; more only slows the 1M build."""
+    if not factory.startswith("IVF"):
+        return vectors
+    size = 40 * int(factory[3 : factory.index(",")])
+    if len(vectors) <= size:
+        return vectors
+    rows = np.sort(np.random.default_rng(0).choice(len(vectors), size, replace=False))
+    return vectors[rows]
 
 
 def write_index(
@@ -73,32 +110,31 @@ def write_index(
     passage_terms: Iterable[list[str]],
     model_folder: Path,
     manifest: dict,
+    quantize: str | None = None,
 ) -> Path:
     """Write a complete new version under root and switch `current` to it; a crash leaves the old one."""
-    import bm25s
-
+    kind = faiss_kind(len(vectors), quantize)
     root.mkdir(parents=True, exist_ok=True)
     stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
     stage = root / f".tmp-{stamp}"
     stage.mkdir()
     try:
         shutil.copytree(model_folder, stage / "model")
-        np.save(stage / "passages.npy", passages.astype(np.int32))
-        np.save(stage / "vectors.npy", vectors.astype(np.float32))
-        np.save(stage / "units.npy", units.astype(np.int32))
-        np.save(stage / "unit_vectors.npy", unit_vectors.astype(np.float16))
-        kind = faiss_kind(len(vectors))
-        import faiss
-
-        faiss.write_index(_faiss_index(vectors, kind), str(stage / "dense.faiss"))
-        bm25 = bm25s.BM25()
-        bm25.index(list(passage_terms) or [[""]], show_progress=False)
-        bm25.save(str(stage / "bm25"))
+        # asarray, not astype: at 1M passages the sentence vectors alone are gigabytes, so never copy them.
+        np.save(stage / "passages.npy", np.asarray(passages, dtype=np.int32))
+        np.save(stage / "vectors.npy", np.asarray(vectors, dtype=np.float32))
+        np.save(stage / "units.npy", np.asarray(units, dtype=np.int32))
+        np.save(stage / "unit_vectors.npy", np.asarray(unit_vectors, dtype=np.float16))
+        factory = faiss_factory(kind, len(vectors))
+        seconds = {"dense": _timed(_write_dense, stage / "dense.faiss", vectors, factory)}
+        seconds["bm25"] = _timed(_write_bm25, stage / "bm25", passage_terms)
         _write_articles(stage / "articles.sqlite", articles)
         full = {
             **manifest,
             "format_version": FORMAT_VERSION,
             "faiss": kind,
+            "faiss_factory": factory,
+            "build_seconds": seconds,
             "counts": {"articles": len(articles), "passages": int(len(passages)), "sentences": int(len(units))},
             "articles": {a.id: a.hash for a in articles},
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -114,6 +150,26 @@ def write_index(
     os.replace(link, root / CURRENT)
     _prune(root, keep=final.name)
     return final
+
+
+def _timed(fn, *args) -> float:
+    started = time.perf_counter()
+    fn(*args)
+    return round(time.perf_counter() - started, 3)
+
+
+def _write_dense(path: Path, vectors: np.ndarray, factory: str) -> None:
+    import faiss
+
+    faiss.write_index(faiss_index(vectors, factory), str(path))
+
+
+def _write_bm25(path: Path, passage_terms: Iterable[list[str]]) -> None:
+    import bm25s
+
+    bm25 = bm25s.BM25()
+    bm25.index(list(passage_terms) or [[""]], show_progress=False)
+    bm25.save(str(path))
 
 
 def _write_articles(path: Path, articles: Sequence[Article]) -> None:
@@ -153,9 +209,16 @@ def read_manifest(root: Path) -> dict | None:
 
 
 class IndexReader:
-    """A loaded index version: FAISS, BM25, passage offsets and article metadata, read-only."""
+    """A loaded index version: FAISS, BM25, passage offsets and article metadata, read-only.
 
-    def __init__(self, root: Path, expected_model: str | None = None):
+    `nprobe` (IVF) and `ef_search` (HNSW) trade dense recall for speed; None means the module defaults.
+    """
+
+    def __init__(
+        self, root: Path, expected_model: str | None = None, nprobe: int | None = None, ef_search: int | None = None
+    ):
+        self.nprobe = nprobe or DEFAULT_NPROBE
+        self.ef_search = ef_search or DEFAULT_EF_SEARCH
         version = current_version(root)
         if version is None:
             raise IndexNotFound(f"no index at {root}: build one with `qa build [PATH ...] --index {root}`")
@@ -181,7 +244,9 @@ class IndexReader:
         self.vectors = np.load(folder / "vectors.npy", mmap_mode="r")
         self.units = np.load(folder / "units.npy", mmap_mode="r")
         self.unit_vectors = np.load(folder / "unit_vectors.npy", mmap_mode="r")
-        self.dense = faiss.read_index(str(folder / "dense.faiss"))
+        # MMAP_IFC maps flat codes, IVF lists and HNSW graphs in place: loading reads no vectors, the page cache
+        # holds what queries touch. (IO_FLAG_MMAP instead copies flat codes and scans IVF lists 4x slower.)
+        self.dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         self.bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
         self._db = sqlite3.connect(f"file:{folder / 'articles.sqlite'}?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
@@ -196,6 +261,21 @@ class IndexReader:
         # Passages are stored article by article, so each article's rows are one contiguous slice.
         self._article_starts = np.searchsorted(self.passages[:, 0], np.arange(len(self.articles) + 1))
         self._text_cache: dict[int, str] = {}
+
+    @property
+    def dense(self):
+        return self._dense
+
+    @dense.setter
+    def dense(self, index) -> None:
+        """Any FAISS inner-product index over the passage rows (benchmarks swap in an exact one)."""
+        import faiss
+
+        self._dense = index
+        self._ivf = faiss.try_extract_index_ivf(index) is not None
+        self._hnsw = isinstance(index, faiss.IndexHNSW)
+        # Only float Flat codes rank exactly; graphs, IVF and int8 codes get a second, exact ranking.
+        self._rerank = not isinstance(index, faiss.IndexFlat)
 
     def __len__(self) -> int:
         return int(self.passages.shape[0])
@@ -255,17 +335,34 @@ class IndexReader:
         import faiss
 
         query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        selector = None
         if mask is not None:
             allowed = np.flatnonzero(mask)
             if len(allowed) <= FLAT_MAX:
-                scores = np.asarray(self.vectors[allowed]) @ query[0]
-                top = _top(scores, k)
-                return [Hit(int(allowed[i]), float(scores[i])) for i in top]
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed.astype(np.int64)))
-            scores, ids = self.dense.search(query, k, params=params)
-        else:
-            scores, ids = self.dense.search(query, k)
+                return self._exact(allowed, query[0], k)
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        fetch = k * RERANK if self._rerank else k
+        scores, ids = self.dense.search(query, fetch, params=self._search_params(selector))
+        if self._rerank:
+            return self._exact(ids[0][ids[0] >= 0], query[0], k)
         return [Hit(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def _search_params(self, selector=None):
+        """FAISS search parameters carrying the knobs, and the filter when there is one."""
+        import faiss
+
+        extra = {} if selector is None else {"sel": selector}
+        if self._ivf:
+            return faiss.SearchParametersIVF(nprobe=self.nprobe, **extra)
+        if self._hnsw:
+            return faiss.SearchParametersHNSW(efSearch=self.ef_search, **extra)
+        return faiss.SearchParameters(**extra) if extra else None
+
+    def _exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Hit]:
+        """The top k of rows by exact cosine from the float32 vectors."""
+        rows = np.sort(rows)  # file order for the memory map, and ties go to the lower row
+        scores = np.asarray(self.vectors[rows]) @ query
+        return [Hit(int(rows[i]), float(scores[i])) for i in _top(scores, k)]
 
     def best_sentence_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
         """For each passage row, the highest cosine between the query and one of its sentences."""
@@ -300,6 +397,14 @@ class IndexReader:
 
     def close(self) -> None:
         self._db.close()
+
+
+def single_thread_faiss() -> None:
+    """One FAISS thread per query: concurrency comes from requests and workers, and two OpenMP threads waiting for
+    each other on busy cores made a 10k-passage Flat search take 64 ms instead of 0.3 ms (benchmarks/scale.py)."""
+    import faiss
+
+    faiss.omp_set_num_threads(1)
 
 
 def _top(scores: np.ndarray, k: int) -> np.ndarray:

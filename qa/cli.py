@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -49,14 +50,15 @@ def main() -> None:
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
 @click.option("--model", help="Sentence-transformers model name or local folder.")
-def build(paths: tuple[Path, ...], index: str | None, model: str | None) -> None:
+@click.option("--int8", is_flag=True, help="Store int8 (SQ8) codes in FAISS at every size: 4x smaller, see BENCHMARKS.md.")
+def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool) -> None:
     """Build or update the index from PATHS (files or folders; default: the seeds)."""
     from index.build import build_index
 
     settings = _settings(index, model)
     report = build_index(
         paths or [settings.seeds], settings.index, model=settings.model, warn=lambda m: _echo_err(f"warning: {m}"),
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty(), quantize="int8" if int8 else None,
     )
     click.echo(
         f"indexed {report.articles} articles, {report.passages} passages "
@@ -92,18 +94,50 @@ def ask(question: str, k: str, as_json: bool, index: str | None, outlet: str | N
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
-def serve(host: str, port: int, index: str | None) -> None:
+@click.option("--workers", type=click.IntRange(min=1), help="Server processes (default: one per core).")
+@click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads per process (default: $QA_THREADS or cores / workers).")
+def serve(host: str, port: int, index: str | None, workers: int | None, threads: int | None) -> None:
     """Serve the HTTP API and the web form."""
-    import uvicorn
+    import os
 
-    from api.app import create_app
+    import uvicorn
 
     from .engine import Engine
 
     settings = _settings(index)
+    workers = workers or os.cpu_count() or 1
+    # One single-threaded encoder per process keeps every core busy without ONNX Runtime threads fighting over them.
+    settings = replace(settings, threads=threads or settings.threads or max(1, (os.cpu_count() or 1) // workers))
     engine = Engine.open(settings, build_missing=True, notify=_echo_err)
-    click.echo(f"serving {len(engine.reader)} passages from {settings.index} on http://{host}:{port}", err=True)
-    uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+    click.echo(
+        f"serving {len(engine.reader)} passages from {settings.index} on http://{host}:{port} "
+        f"({workers} workers x {settings.threads} ONNX threads)",
+        err=True,
+    )
+    if workers == 1:
+        from api.app import create_app
+
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        return
+    del engine  # opened only to build or check the index; each worker loads its own from the environment
+    os.environ.update(QA_INDEX=str(settings.index), QA_MODEL=settings.model, QA_THREADS=str(settings.threads))
+    _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"))
+
+
+def _serve_workers(config) -> None:
+    """uvicorn's multi-process server, on a listener that keeps TCP_NODELAY on the connections it accepts.
+
+    uvicorn binds that listener with proto 0; accepted sockets inherit it and asyncio then leaves Nagle on, so every
+    keep-alive answer after the first waited ~40 ms for the client's delayed ACK (uvicorn issue #3149).
+    """
+    import socket
+
+    from uvicorn.supervisors import Multiprocess
+
+    bound = config.bind_socket()
+    listener = socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+    listener.set_inheritable(True)
+    Multiprocess(config, sockets=[listener]).run()
 
 
 @main.command(name="eval")

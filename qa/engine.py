@@ -12,7 +12,7 @@ import numpy as np
 
 from index.build import build_index, index_exists
 from index.encoder import Encoder, open_encoder
-from index.store import IndexReader
+from index.store import IndexReader, single_thread_faiss
 from index.terms import terms
 
 from .answer import (
@@ -96,7 +96,10 @@ class Engine:
             if notify:
                 notify(f"no index at {settings.index}; building one from {settings.seeds} (first run only)")
             build_index([settings.seeds], settings.index, model=settings.model, warn=notify)
-        reader = IndexReader(settings.index, expected_model=settings.model)
+        reader = IndexReader(
+            settings.index, expected_model=settings.model, nprobe=settings.nprobe, ef_search=settings.ef_search
+        )
+        single_thread_faiss()
         encoder = open_encoder(reader.folder / "model", reader.manifest["model"]["name"], settings.threads)
         return cls(reader, encoder, settings)
 

@@ -12,17 +12,23 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the index lives, which model it uses, and the corpus to build when there is none."""
+    """Where the index lives, which model it uses, the corpus to build when there is none, and search knobs.
+
+    `nprobe` (IVF lists scanned) and `ef_search` (HNSW breadth) only matter beyond the exact-search size;
+    None keeps the defaults in index/store.py.
+    """
 
     index: Path = PROJECT_ROOT / "var" / "index"
     model: str = DEFAULT_MODEL
     seeds: Path = PROJECT_ROOT / "seeds"
     threads: int | None = None
+    nprobe: int | None = None
+    ef_search: int | None = None
     options: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        """Defaults < QA_INDEX / QA_MODEL / QA_SEEDS / QA_THREADS < non-None overrides."""
+        """Defaults < QA_INDEX / QA_MODEL / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH < non-None overrides."""
         env: dict[str, object] = {}
         if os.environ.get("QA_INDEX"):
             env["index"] = Path(os.environ["QA_INDEX"])
@@ -32,6 +38,10 @@ class Settings:
             env["seeds"] = Path(os.environ["QA_SEEDS"])
         if os.environ.get("QA_THREADS", "").isdigit():
             env["threads"] = int(os.environ["QA_THREADS"])
+        if os.environ.get("QA_NPROBE", "").isdigit():
+            env["nprobe"] = int(os.environ["QA_NPROBE"])
+        if os.environ.get("QA_EF_SEARCH", "").isdigit():
+            env["ef_search"] = int(os.environ["QA_EF_SEARCH"])
         env.update({key: value for key, value in overrides.items() if value is not None})
         if "index" in env:
             env["index"] = Path(env["index"]).expanduser()  # type: ignore[arg-type]

@@ -199,12 +199,18 @@ class _Asked:
 
     def __init__(self, s: Shape):
         self.s = s
+        self.long_words = [w for w in s.words if len(w) >= 4]
+        self.seen: dict[str, bool] = {}
 
     def __call__(self, word: str) -> bool:
         low = word.lower()
-        if low in self.s.words or _stem(low) in self.s.stems:
-            return True
-        return len(low) >= 4 and any(len(w) >= 4 and (w.startswith(low) or low.startswith(w)) for w in self.s.words)
+        if low not in self.seen:
+            self.seen[low] = (
+                low in self.s.words
+                or _stem(low) in self.s.stems
+                or (len(low) >= 4 and any(w.startswith(low) or low.startswith(w) for w in self.long_words))
+            )
+        return self.seen[low]
 
 
 def _candidates(sentence: str, tokens: list[_Token], s: Shape, asked: _Asked) -> list[tuple[int, int, float]]:

@@ -1,0 +1,60 @@
+"""Smoke run of benchmarks/latency.py at tiny size: the code paths work and the report is complete; no timings judged."""
+
+import json
+import shutil
+import sys
+
+import pytest
+
+from benchmarks import latency
+
+HAS_WRK = shutil.which("wrk") is not None
+ORIGINAL_COLD_COMMANDS = latency.cold_commands
+
+
+@pytest.fixture(scope="module")
+def tiny(seeds_index, tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench") / "latency.json"
+    parts = "latency,load,cold" if HAS_WRK else "latency,cold"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(latency, "cold_commands", _cheap_cold_commands)
+        latency.main(["--tiny", "--index", str(seeds_index), "--parts", parts, "--workers", "1", "--out", str(out)])
+    return json.loads(out.read_text())
+
+
+def _cheap_cold_commands(index):
+    """The real fresh `qa ask`; a second cold sentence-transformers import would add 6-15 s to the suite for nothing."""
+    commands = ORIGINAL_COLD_COMMANDS(index)
+    commands["import_sentence_transformers"] = [sys.executable, "-c", "import json"]
+    return commands
+
+
+def test_latency_has_every_path_and_ratio(tiny):
+    assert set(tiny["latency"]["ms"]) == {"st_encode", "st_encode_flat", "engine_ask", "http_ask"}
+    assert all(stats["p50"] > 0 for stats in tiny["latency"]["ms"].values())
+    assert tiny["latency"]["ratios"]["http_p50_over_st_encode_p50"] > 0
+    assert tiny["server"]["workers"] >= 1
+
+
+@pytest.mark.skipif(not HAS_WRK, reason="wrk is not installed (Debian: apt-get install -y wrk)")
+def test_load_counts_requests_and_errors(tiny):
+    load = tiny["load"]
+    assert load["requests"] > 0 and load["errors"] == 0
+    assert load["server_cpu_ms_per_request"] > 0
+
+
+def test_cold_start_compares_both_commands(tiny):
+    cold = tiny["cold_start"]
+    assert set(cold["median_s"]) == {"qa_ask", "import_sentence_transformers"}
+    assert cold["ratio"] > 0
+
+
+def test_missing_wrk_is_reported_not_crashed(monkeypatch, capsys):
+    monkeypatch.setattr(latency.shutil, "which", lambda name: None)
+    assert latency.measure_load(None, ["q"], 1, 1) == {"skipped": latency.WRK_MISSING}
+    assert "apt-get install -y wrk" in capsys.readouterr().err
+
+
+def test_markdown_names_the_machine_and_goals(tiny):
+    text = latency.markdown(tiny)
+    assert tiny["machine"] in text and "<= 0.5" in text and "Cold start" in text

@@ -1,0 +1,29 @@
+"""Smoke run of the scale benchmark at a tiny size: it builds, measures and reports, without timing asserts."""
+
+import json
+
+import pytest
+
+from conftest import SHARED_DATA
+
+pytestmark = pytest.mark.skipif(
+    not (SHARED_DATA / "reuters-21578").is_dir(), reason=f"needs the Reuters-21578 stories in {SHARED_DATA}"
+)
+
+
+def test_tiny_scale_run(tmp_path, capsys):
+    from benchmarks.scale import main
+
+    out = tmp_path / "scale.json"
+    args = ["--n", "1500", "--stories", "30", "--queries", "15", "--flat-max", "500", "--nprobe", "2,8",
+            "--work", str(tmp_path / "work"), "--out", str(out)]
+    main(args)
+    results = json.loads(out.read_text())
+    assert results["corpus"]["passages"] == 1500 and results["corpus"]["copies"] > 1
+    baseline, *chosen = results["knobs"]
+    assert baseline["recall_dense"] == 1.0 and [row["nprobe"] for row in chosen] == [2, 8]
+    assert all(0 <= row["recall_dense"] <= 1 and row["latency"]["p50"] > 0 for row in chosen)
+    assert chosen[0]["index"].startswith("IVF")
+    assert 0 <= results["int8"]["recall_raw"] <= 1
+    assert not (tmp_path / "work" / "index").exists()  # the scale index is removed unless --keep
+    assert "## Scale: 1,500 passages" in capsys.readouterr().out

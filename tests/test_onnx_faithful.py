@@ -1,0 +1,61 @@
+"""The ONNX export answers like sentence-transformers itself: same vectors, same top-5 from the same index."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SHARED_DATA
+
+SQUAD = SHARED_DATA / "squad-v1.1-dev" / "dev-v1.1.json"
+MIN_COSINE = 0.999
+
+
+@pytest.fixture(scope="session")
+def encoders(seeds_index):
+    """The index's own ONNX encoder and the sentence-transformers model it was exported from."""
+    pytest.importorskip("sentence_transformers", reason="the comparison needs the build extra (torch)")
+    from index.encoder import OnnxEncoder, TorchEncoder
+    from index.store import current_version
+
+    return OnnxEncoder(current_version(seeds_index) / "model"), TorchEncoder("all-MiniLM-L6-v2")
+
+
+def _cosines(encoders, texts: list[str]) -> np.ndarray:
+    onnx, torch = encoders
+    return np.sum(onnx.encode(texts) * torch.encode(texts), axis=1)
+
+
+def test_seed_sentences_match(encoders, engine):
+    reader = engine.reader
+    texts = [reader.text(int(a))[int(s) : int(e)] for a, s, e in np.asarray(reader.units)]
+    assert len(texts) > 50
+    assert _cosines(encoders, texts).min() >= MIN_COSINE
+
+
+def squad_sample(n_questions: int = 80, n_paragraphs: int = 10, seed: int = 4) -> list[str]:
+    """Seeded SQuAD questions plus whole paragraphs, the latter long enough to reach the model's truncation."""
+    if not SQUAD.is_file():
+        pytest.skip(f"SQuAD v1.1 dev is absent ({SQUAD})")
+    paragraphs = [p for article in json.loads(SQUAD.read_text())["data"] for p in article["paragraphs"]]
+    rng = random.Random(seed)
+    questions = [qa["question"] for p in paragraphs for qa in p["qas"]]
+    return rng.sample(questions, n_questions) + [p["context"] for p in rng.sample(paragraphs, n_paragraphs)]
+
+
+def test_squad_sample_matches(encoders):
+    assert _cosines(encoders, squad_sample()).min() >= MIN_COSINE
+
+
+def test_same_index_same_top5(encoders, engine):
+    from qa.engine import Engine
+
+    torch_engine = Engine(engine.reader, encoders[1], engine.settings)
+    questions = [json.loads(line)["q"] for line in (ROOT / "tests" / "questions" / "seeds.jsonl").read_text().splitlines() if line.strip()]
+    for question in questions:
+        onnx_top = [p.id for p in engine.ask(question, k=5).passages]
+        torch_top = [p.id for p in torch_engine.ask(question, k=5).passages]
+        assert onnx_top == torch_top, question
