@@ -10,9 +10,8 @@ from typing import Callable
 
 import numpy as np
 
-from index.build import build_index, index_exists
 from index.encoder import Encoder, open_encoder
-from index.store import IndexReader, single_thread_faiss
+from index.store import IndexReader, current_version, single_thread_faiss
 from index.terms import terms
 
 from .answer import (
@@ -92,7 +91,9 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings, build_missing: bool = False, notify: Callable[[str], None] | None = None) -> "Engine":
         """Load the configured index; with build_missing, build the seeds index first when there is none."""
-        if build_missing and not index_exists(settings.index):
+        if build_missing and current_version(settings.index) is None:
+            from index.build import build_index  # only the first run builds; asks skip the build-side imports
+
             if notify:
                 notify(f"no index at {settings.index}; building one from {settings.seeds} (first run only)")
             build_index([settings.seeds], settings.index, model=settings.model, warn=notify)
