@@ -101,7 +101,7 @@ class Engine:
             settings.index, expected_model=settings.model, nprobe=settings.nprobe, ef_search=settings.ef_search
         )
         single_thread_faiss()
-        encoder = open_encoder(reader.folder / "model", reader.manifest["model"]["name"], settings.threads)
+        encoder = open_encoder(reader.folder / "model", reader.manifest["model"]["name"], settings.threads, settings.query_int8)
         return cls(reader, encoder, settings)
 
     def ask(

@@ -24,11 +24,13 @@ class Settings:
     threads: int | None = None
     nprobe: int | None = None
     ef_search: int | None = None
+    query_int8: bool = False
     options: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        """Defaults < QA_INDEX / QA_MODEL / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH < non-None overrides."""
+        """Defaults < QA_INDEX / QA_MODEL / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH /
+        QA_QUERY_INT8 < non-None overrides."""
         env: dict[str, object] = {}
         if os.environ.get("QA_INDEX"):
             env["index"] = Path(os.environ["QA_INDEX"])
@@ -42,6 +44,8 @@ class Settings:
             env["nprobe"] = int(os.environ["QA_NPROBE"])
         if os.environ.get("QA_EF_SEARCH", "").isdigit():
             env["ef_search"] = int(os.environ["QA_EF_SEARCH"])
+        if os.environ.get("QA_QUERY_INT8", "").lower() in {"1", "true", "yes"}:
+            env["query_int8"] = True
         env.update({key: value for key, value in overrides.items() if value is not None})
         if "index" in env:
             env["index"] = Path(env["index"]).expanduser()  # type: ignore[arg-type]

@@ -59,3 +59,17 @@ def test_same_index_same_top5(encoders, engine):
         onnx_top = [p.id for p in engine.ask(question, k=5).passages]
         torch_top = [p.id for p in torch_engine.ask(question, k=5).passages]
         assert onnx_top == torch_top, question
+
+
+def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
+    """The opt-in int8 query model (QA_QUERY_INT8) trades a little cosine for speed; the answers stay put."""
+    from index.encoder import OnnxEncoder
+    from qa.engine import Engine
+
+    folder = engine.reader.folder / "model"
+    exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, int8=True)
+    questions = [json.loads(line)["q"] for line in (ROOT / "tests" / "questions" / "seeds.jsonl").read_text().splitlines() if line.strip()]
+    assert np.sum(exact.encode(questions) * fast.encode(questions), axis=1).min() >= 0.98
+    int8_engine = Engine(engine.reader, fast, engine.settings)
+    same = sum(engine.ask(q).passages[0].id == int8_engine.ask(q).passages[0].id for q in questions)
+    assert same >= len(questions) - 1
