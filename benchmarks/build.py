@@ -12,32 +12,28 @@ machine (~/.cache/qa-news), as in normal use, so the export is not part of the t
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
-from benchmarks.common import PROJECT, dir_size_mb, machine, peak_rss_mb, reuters_stories, table, timed
+from benchmarks.common import (
+    PROJECT,
+    dir_size_mb,
+    machine,
+    peak_rss_mb,
+    qa_command,
+    reuters_article,
+    reuters_stories,
+    table,
+    timed,
+)
 
 GOAL = 0.7
 WINDOW_WORDS = 100
-
-
-def story_record(story: dict) -> dict:
-    """One Reuters story as a jsonl article the loader reads; the SGML sources keep HTML entities."""
-    record = {"id": f"reuters-{story['attrs']['newid']}", "title": html.unescape(story.get("title") or "").strip(),
-              "text": html.unescape(story["body"])}
-    try:
-        record["published"] = datetime.strptime(story["date"].split()[0], "%d-%b-%Y").date().isoformat()
-    except (KeyError, ValueError, IndexError):
-        pass
-    return record
 
 
 def write_corpus(limit: int | None, folder: Path) -> tuple[Path, list[str]]:
@@ -46,7 +42,7 @@ def write_corpus(limit: int | None, folder: Path) -> tuple[Path, list[str]]:
     bodies = []
     with path.open("w", encoding="utf-8") as handle:
         for story in reuters_stories(limit):
-            record = story_record(story)
+            record = reuters_article(story)
             handle.write(json.dumps(record) + "\n")
             bodies.append(record["text"])
     return path, bodies
@@ -59,11 +55,6 @@ def word_windows(texts: list[str], size: int = WINDOW_WORDS) -> list[str]:
         words = text.split()
         out.extend(" ".join(words[i : i + size]) for i in range(0, len(words), size))
     return out
-
-
-def qa_command() -> list[str]:
-    script = Path(sys.executable).with_name("qa")
-    return [str(script)] if script.is_file() else [sys.executable, "-c", "from qa.cli import main; main()"]
 
 
 def run_build(corpus: Path, index: Path) -> tuple[float, str]:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import html
 import json
 import os
 import platform
 import resource
+import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
@@ -65,6 +68,23 @@ def reuters_stories(limit: int | None = None) -> Iterator[dict]:
                 count += 1
                 if limit and count >= limit:
                     return
+
+
+def reuters_article(story: dict) -> dict:
+    """One Reuters story as a jsonl article the loader reads; the SGML sources keep HTML entities."""
+    record = {"id": f"reuters-{story['attrs']['newid']}", "title": html.unescape(story.get("title") or "").strip(),
+              "text": html.unescape(story["body"]), "outlet": "Reuters"}
+    try:
+        record["published"] = datetime.strptime(story["date"].split()[0], "%d-%b-%Y").date().isoformat()
+    except (KeyError, ValueError, IndexError):
+        pass
+    return record
+
+
+def qa_command() -> list[str]:
+    """The installed `qa` script next to this interpreter, as a user runs it."""
+    script = Path(sys.executable).with_name("qa")
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "qa.cli"]
 
 
 def table(rows: list[tuple], header: tuple) -> str:

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from benchmarks.common import PROJECT, machine, percentiles, table, timed
+from benchmarks.common import PROJECT, machine, percentiles, qa_command, table, timed
 
 QUESTIONS = PROJECT / "tests" / "questions"
 LUA = Path(__file__).with_name("ask.lua")
@@ -42,12 +42,9 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 def load_questions(limit: int | None = None) -> list[str]:
     """Every question of tests/questions/*.jsonl, answerable or not: the service sees both."""
-    found = [
-        json.loads(line)["q"]
-        for path in sorted(QUESTIONS.glob("*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
-        if line.strip()
-    ]
+    from qa.evaluate import load_questions as read
+
+    found = [question.q for path in sorted(QUESTIONS.glob("*.jsonl")) for question in read(path)]
     return found[:limit] if limit else found
 
 
@@ -95,12 +92,6 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def qa_command() -> list[str]:
-    """The installed `qa` script next to this interpreter, as a user runs it."""
-    script = Path(sys.executable).with_name("qa")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "qa.cli"]
 
 
 class Server:

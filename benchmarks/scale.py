@@ -25,17 +25,16 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.common import PROJECT, machine, percentiles, reuters_stories, table, timed
+from benchmarks.common import PROJECT, machine, percentiles, reuters_article, reuters_stories, table, timed
 from index import store
-from index.build import bm25_text, build_index, index_exists, passage_vectors
+from index.build import bm25_text, build_index, passage_vectors
 from index.documents import Article
 from index.encoder import open_encoder
-from index.store import IndexReader, single_thread_faiss, write_index
+from index.store import IndexReader, index_exists, single_thread_faiss, write_index
 from index.terms import terms
 from qa.search import hybrid_search
 
@@ -57,12 +56,6 @@ class Sample:
 # ---------------------------------------------------------------- the real sample
 
 
-def _reuters_article(story: dict) -> dict:
-    published = datetime.strptime(story["date"].split()[0], "%d-%b-%Y").date().isoformat()
-    return {"id": f"reuters-{story['attrs']['newid']}", "title": story["title"], "text": story["body"],
-            "outlet": "Reuters", "published": published}
-
-
 def load_sample(work: Path, stories: int, queries: int) -> Sample:
     """Build (once, cached under var/bench) the real index of the first `stories` stories; embed held-out headlines."""
     picked = list(reuters_stories(stories + queries))
@@ -70,7 +63,7 @@ def load_sample(work: Path, stories: int, queries: int) -> Sample:
     if not index_exists(folder / "index"):
         folder.mkdir(parents=True, exist_ok=True)
         source = folder / "stories.jsonl"
-        source.write_text("".join(json.dumps(_reuters_article(s)) + "\n" for s in picked[:stories]))
+        source.write_text("".join(json.dumps(reuters_article(s)) + "\n" for s in picked[:stories]))
         build_index([source], folder / "index")
     reader = IndexReader(folder / "index")
     encoder = open_encoder(reader.folder / "model", reader.manifest["model"]["name"])

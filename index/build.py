@@ -23,7 +23,7 @@ from .documents import Article, load_articles
 from .encoder import CONFIG_FILE, DEFAULT_MODEL, TokenCounter, open_encoder, prepare_onnx
 from .errors import QAError
 from .passages import PassageSpec, fit_units, group_units, sentences
-from .store import IndexReader, current_version, read_manifest, write_index
+from .store import IndexReader, read_manifest, write_index
 from .terms import terms
 
 log = logging.getLogger(__name__)
@@ -264,8 +264,3 @@ def build_index(
     report.articles, report.passages = len(parts.articles), len(passage_rows)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def index_exists(root: Path) -> bool:
-    """True when root holds a complete, loadable index version."""
-    return current_version(Path(root)) is not None

@@ -34,7 +34,7 @@ class Encoder(Protocol):
     name: str
     dim: int
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray: ...
 
 
 def resolve_model(name: str) -> Path:
@@ -99,12 +99,6 @@ def _length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]
     return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
 
 
-def _progress(total: int, enabled: bool):
-    from tqdm import tqdm
-
-    return tqdm(total=total, unit="passage", desc="embedding", disable=not enabled, leave=False)
-
-
 class OnnxEncoder:
     """all-MiniLM-style encoder on ONNX Runtime; sorts by length so batches carry little padding."""
 
@@ -136,16 +130,14 @@ class OnnxEncoder:
                 feed[name] = batch
         return self._session.run(None, feed)[0]
 
-    def encode(self, texts: Sequence[str], batch_size: int = BATCH, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = BATCH) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         if not texts:
             return out
         encodings = self._tokenizer.encode_batch(list(texts))
-        with _progress(len(texts), progress) as bar:
-            for rows in _length_batches([len(e.ids) for e in encodings], batch_size):
-                out[rows] = self._run([encodings[i] for i in rows])
-                bar.update(len(rows))
+        for rows in _length_batches([len(e.ids) for e in encodings], batch_size):
+            out[rows] = self._run([encodings[i] for i in rows])
         return out
 
 
@@ -163,13 +155,11 @@ class TorchEncoder:
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
         self.dim = int(dimension())
 
-    def encode(self, texts: Sequence[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self.model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=progress
-        )
+        vectors = self.model.encode(list(texts), batch_size=batch_size, normalize_embeddings=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
 
 

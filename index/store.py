@@ -203,6 +203,11 @@ def current_version(root: Path) -> Path | None:
     return target if target is not None and (target / "manifest.json").is_file() else None
 
 
+def index_exists(root: Path) -> bool:
+    """True when root holds a complete, loadable index version."""
+    return current_version(root) is not None
+
+
 def read_manifest(root: Path) -> dict | None:
     version = current_version(root)
     return json.loads((version / "manifest.json").read_text()) if version else None

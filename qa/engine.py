@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from index.encoder import Encoder, open_encoder
-from index.store import IndexReader, current_version, single_thread_faiss
+from index.store import IndexReader, index_exists, single_thread_faiss
 from index.terms import terms
 
 from .answer import (
@@ -98,7 +98,7 @@ class Engine:
     @classmethod
     def open(cls, settings: Settings, build_missing: bool = False, notify: Callable[[str], None] | None = None) -> "Engine":
         """Load the configured index; with build_missing, build the seeds index first when there is none."""
-        if build_missing and current_version(settings.index) is None:
+        if build_missing and not index_exists(settings.index):
             from index.build import build_index  # only the first run builds; asks skip the build-side imports
 
             if notify:

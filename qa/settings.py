@@ -38,12 +38,10 @@ class Settings:
             env["model"] = os.environ["QA_MODEL"]
         if os.environ.get("QA_SEEDS"):
             env["seeds"] = Path(os.environ["QA_SEEDS"])
-        if os.environ.get("QA_THREADS", "").isdigit():
-            env["threads"] = int(os.environ["QA_THREADS"])
-        if os.environ.get("QA_NPROBE", "").isdigit():
-            env["nprobe"] = int(os.environ["QA_NPROBE"])
-        if os.environ.get("QA_EF_SEARCH", "").isdigit():
-            env["ef_search"] = int(os.environ["QA_EF_SEARCH"])
+        for name in ("threads", "nprobe", "ef_search"):
+            value = os.environ.get(f"QA_{name.upper()}", "")
+            if value.isdigit():
+                env[name] = int(value)
         if os.environ.get("QA_QUERY_INT8", "").lower() in {"1", "true", "yes"}:
             env["query_int8"] = True
         env.update({key: value for key, value in overrides.items() if value is not None})

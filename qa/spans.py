@@ -42,7 +42,7 @@ _HEAD_KINDS = {
 }
 _HOW = {"long": "duration", "many": "number", "much": "number", "old": "number", "big": "number", "large": "number",
         "far": "number", "high": "number", "tall": "number", "often": "number", "wide": "number", "deep": "number",
-        "heavy": "number", "fast": "number", "big": "number"}
+        "heavy": "number", "fast": "number"}
 # Closed-class words: never a candidate on their own and they end a run of content words.
 FUNCTION_WORDS = frozenset(
     "a an the this that these those his her its their our your my some any each every all both either neither no "
@@ -217,19 +217,19 @@ def _candidates(sentence: str, tokens: list[_Token], s: Shape, asked: _Asked) ->
     """(first token, end token, bonus) for every candidate of the question's kind."""
     if s.kind in PATTERNS:
         out = [_token_range(tokens, m.start(), m.end()) + (0.0,) for m in PATTERNS[s.kind].finditer(sentence)]
-        return [c for c in out if c[0] < c[1]]
-    out = []
-    for a, b in _pieces(_runs(sentence, tokens), tokens, asked):
-        named = sentence[tokens[a].start : tokens[b - 1].end]
-        if (tokens[a].capital or s.kind == "thing") and not PATTERNS["date"].fullmatch(named):
-            out.append((a, b, 0.0))
+    else:
+        out = []
+        for a, b in _pieces(_runs(sentence, tokens), tokens, asked):
+            named = sentence[tokens[a].start : tokens[b - 1].end]
+            if (tokens[a].capital or s.kind == "thing") and not PATTERNS["date"].fullmatch(named):
+                out.append((a, b, 0.0))
     if s.kind == "thing":
         # A quotation is how news reports what someone called or promised something.
         out += [
-        _token_range(tokens, m.start(1), m.end(1)) + (0.2,)
-        for m in _QUOTE.finditer(sentence)
-        if len(m.group(1).split()) <= MAX_QUOTE_WORDS
-    ]
+            _token_range(tokens, m.start(1), m.end(1)) + (0.2,)
+            for m in _QUOTE.finditer(sentence)
+            if len(m.group(1).split()) <= MAX_QUOTE_WORDS
+        ]
     return [c for c in out if c[0] < c[1]]
 
 
@@ -298,8 +298,7 @@ def best_span(question: str, sentence: str, context: str = "") -> Span | None:
         score = sum(1.0 / (1.0 + d / 2) for d in nearest.values()) + bonus - 0.05 * max(0, len(words) - 4)
         if s.kind == "thing":
             score += _thing_fit(words, bool(s.head))
-        near = [t.text.lower() for t in tokens[max(0, a - 3) : a]]
-        if s.preposition and s.preposition in near[-2:]:
+        if s.preposition and s.preposition in (t.text.lower() for t in tokens[max(0, a - 2) : a]):
             score += 0.4
         if _tied_to_head(sentence, tokens, a, b, s.head or (_PLACE_NOUNS if s.kind == "place" else frozenset())):
             score += HEAD_TIE

@@ -50,12 +50,17 @@ def test_squad_sample_matches(encoders):
     assert _cosines(encoders, squad_sample()).min() >= MIN_COSINE
 
 
+def _seed_questions() -> list[str]:
+    from qa.evaluate import load_questions
+
+    return [q.q for q in load_questions(ROOT / "tests" / "questions" / "seeds.jsonl")]
+
+
 def test_same_index_same_top5(encoders, engine):
     from qa.engine import Engine
 
     torch_engine = Engine(engine.reader, encoders[1], engine.settings)
-    questions = [json.loads(line)["q"] for line in (ROOT / "tests" / "questions" / "seeds.jsonl").read_text().splitlines() if line.strip()]
-    for question in questions:
+    for question in _seed_questions():
         onnx_top = [p.id for p in engine.ask(question, k=5).passages]
         torch_top = [p.id for p in torch_engine.ask(question, k=5).passages]
         assert onnx_top == torch_top, question
@@ -68,7 +73,7 @@ def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
 
     folder = engine.reader.folder / "model"
     exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, int8=True)
-    questions = [json.loads(line)["q"] for line in (ROOT / "tests" / "questions" / "seeds.jsonl").read_text().splitlines() if line.strip()]
+    questions = _seed_questions()
     assert np.sum(exact.encode(questions) * fast.encode(questions), axis=1).min() >= 0.98
     int8_engine = Engine(engine.reader, fast, engine.settings)
     same = sum(engine.ask(q).passages[0].id == int8_engine.ask(q).passages[0].id for q in questions)
