@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import sys
 import tempfile
 import time
@@ -20,7 +21,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from .documents import Article, load_articles
-from .encoder import CONFIG_FILE, DEFAULT_MODEL, TokenCounter, open_encoder, prepare_onnx
+from .encoder import CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, open_encoder, prepare_onnx
 from .errors import QAError
 from .passages import PassageSpec, fit_units, group_units, sentences
 from .store import IndexReader, read_manifest, write_index
@@ -234,9 +235,12 @@ def build_index(
     paths = list(paths)
     old = _reusable(Path(root), model, spec)
     with tempfile.TemporaryDirectory(prefix="qa-model-") as scratch:
-        model_folder = old.folder / "model" if old else Path(scratch) / "model"
+        model_folder = Path(scratch) / "model"
         if old is None:
             prepare_onnx(model, model_folder)
+        else:  # the export the old vectors came from, plus any question model added since it was built
+            shutil.copytree(old.folder / "model", model_folder)
+            add_query_models(model_folder)
         dim = int(json.loads((model_folder / CONFIG_FILE).read_text())["dim"])
         planner = Planner(TokenCounter(model_folder), spec, old, dim)
         parts, encoder = _Parts(), None

@@ -12,17 +12,22 @@ import json
 import logging
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Iterator, Protocol, Sequence
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-ONNX_FILE = "model.onnx"
-# Queries only, opt-in (QA_QUERY_INT8=1): int8 MatMul weights, ~3.5x faster than float32 at query length, at a
-# measured recall cost (BENCHMARKS.md). Passages are always embedded in float32.
+ONNX_FILE = "model.onnx"  # float32: embeds the passages at build time
+# Questions: the same graph with 8-bit weights in blocks of 32 (MatMulNBits), run with int8 arithmetic. It keeps
+# cosine >= 0.999 to sentence-transformers and the same top-5 (tests/test_onnx_faithful.py), reads a quarter of the
+# weight bytes per question and takes ~25% less time than float32 at query length (BENCHMARKS.md).
+QUERY_FILE = "model-q8.onnx"
+# Queries only, opt-in (QA_QUERY_INT8=1): dynamic int8 over every MatMul, faster again but only ~0.99 cosine, at a
+# measured recall cost (BENCHMARKS.md).
 INT8_FILE = "model-int8.onnx"
 CONFIG_FILE = "encoder.json"
 # Rows per ONNX run. On 1,088 length-sorted Reuters sentences, 16 rows took about 30% less CPU and wall time than
@@ -102,7 +107,7 @@ def _length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]
 class OnnxEncoder:
     """all-MiniLM-style encoder on ONNX Runtime; sorts by length so batches carry little padding."""
 
-    def __init__(self, folder: Path, threads: int | None = None, int8: bool = False):
+    def __init__(self, folder: Path, threads: int | None = None, file: str = ONNX_FILE, spin: bool = True):
         import onnxruntime as ort
 
         config = json.loads((folder / CONFIG_FILE).read_text())
@@ -112,9 +117,12 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        model = folder / INT8_FILE if int8 and (folder / INT8_FILE).is_file() else folder / ONNX_FILE
-        if int8 and model.name != INT8_FILE:
-            log.warning("no %s in %s (index built before it existed); queries use float32", INT8_FILE, folder)
+        if not spin:
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self.path = model = folder / file
+        if not model.is_file():
+            log.warning("no %s in %s (index built before it existed; `qa build` adds it); using float32", file, folder)
+            self.path = model = folder / ONNX_FILE
         self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
 
@@ -222,26 +230,66 @@ def prepare_onnx(name: str, folder: Path) -> None:
             staging.rename(cached)
         except OSError:  # another process exported it meanwhile
             shutil.rmtree(staging, ignore_errors=True)
-    if not (cached / INT8_FILE).is_file():
-        quantize_queries(cached)
+    add_query_models(cached)
     shutil.copytree(cached, folder, dirs_exist_ok=True)
 
 
-def quantize_queries(folder: Path) -> None:
-    """Write the int8 query model beside the float32 one (dynamic quantisation, per-channel MatMul weights only:
-    quantising every op cost ~3x more cosine for little more speed)."""
+def add_query_models(folder: Path) -> None:
+    """Derive the question models from folder/model.onnx where missing; an index from before they existed gains
+    them on its next build. Each is written under a temporary name and renamed, so a crash leaves none half-written."""
+    for file, quantize in ((QUERY_FILE, _quantize_blocks), (INT8_FILE, _quantize_dynamic)):
+        if (folder / file).is_file():
+            continue
+        staging = folder / f"{file}.tmp{os.getpid()}"
+        try:
+            with _root_logging_kept():
+                quantize(folder / ONNX_FILE, staging)
+        except ImportError as exc:  # the quantisers need the `onnx` package from the build extra
+            log.warning("cannot write %s (%s); questions will use float32", file, exc)
+            return
+        staging.replace(folder / file)
+
+
+@contextmanager
+def _root_logging_kept() -> Iterator[None]:
+    """The quantisers call logging.basicConfig (one on import, at INFO) and log advice through the root logger;
+    without this, the advice would print and every library's debug chatter after it, for the rest of the build."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers[:] = [logging.NullHandler()]
+    try:
+        yield
+    finally:
+        root.handlers[:], root.level = handlers, level
+
+
+def _quantize_blocks(source: Path, target: Path) -> None:
+    """8-bit symmetric weights per block of 32 inputs; accuracy level 4 runs the products in int8 (VNNI where the
+    CPU has it). Blocks of 128 were faster still but fell to 0.998 cosine and changed 3 of 39 seed top-5 lists."""
+    from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
+
+    logging.getLogger(MatMulNBitsQuantizer.__module__).setLevel(logging.WARNING)
+    quantizer = MatMulNBitsQuantizer(str(source), bits=8, block_size=32, is_symmetric=True, accuracy_level=4)
+    quantizer.process()
+    quantizer.model.save_model_to_file(str(target), False)
+
+
+def _quantize_dynamic(source: Path, target: Path) -> None:
+    """Dynamic int8, per-channel MatMul weights only: quantising every op cost ~3x more cosine for little speed."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    staging = folder / f"{INT8_FILE}.tmp{os.getpid()}"
-    quantize_dynamic(str(folder / ONNX_FILE), str(staging), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul"])
-    staging.replace(folder / INT8_FILE)
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
 
 
-def open_encoder(folder: Path, name: str, threads: int | None = None, int8: bool = False) -> Encoder:
-    """The ONNX encoder stored with an index, or sentence-transformers when onnxruntime cannot run it."""
+def open_encoder(folder: Path, name: str, threads: int | None = None, file: str = ONNX_FILE, spin: bool = True) -> Encoder:
+    """The ONNX encoder stored with an index, or sentence-transformers when onnxruntime cannot run it.
+
+    spin=False stops ONNX Runtime's idle threads from busy-waiting between runs. A query server wants that: with
+    two workers x two threads on two cores, spinning threads doubled the CPU per request and cut wrk throughput from
+    231 to 105 req/s (BENCHMARKS.md); a build, running back to back, keeps them spinning.
+    """
     try:
-        return OnnxEncoder(folder, threads, int8)
+        return OnnxEncoder(folder, threads, file, spin)
     except ImportError as exc:
         log.warning("onnxruntime unavailable (%s); answering with sentence-transformers, which is slower", exc)
     except Exception as exc:  # noqa: BLE001 - a broken export must not stop the service

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 import numpy as np
+import orjson
 
-from index.terms import terms
+from index.terms import term_set
 
 
 @dataclass
@@ -62,9 +63,9 @@ class Answer:
     passages: list[Passage]
     took_ms: float = 0.0
 
-    def to_dict(self) -> dict:
-        """The JSON contract shared by HTTP /ask and `qa ask --json`."""
-        return asdict(self)
+    def to_json(self, indent: bool = False) -> bytes:
+        """The JSON contract shared by HTTP /ask and `qa ask --json`; orjson reads the dataclasses directly."""
+        return orjson.dumps(self, option=orjson.OPT_INDENT_2 if indent else 0)
 
 
 @dataclass
@@ -79,13 +80,18 @@ class SentenceChoice:
     index: int | None = None
 
 
-def lexical_overlap(question_terms: list[str], text: str, idf: dict[str, float]) -> float:
-    """Share of the question's IDF mass that the text contains."""
-    if not question_terms:
-        return 0.0
-    present = set(terms(text))
-    total = sum(idf.get(t, 0.0) for t in set(question_terms)) or 1.0
-    return sum(idf.get(t, 0.0) for t in set(question_terms) if t in present) / total
+class _Overlap:
+    """Share of the question's IDF mass that a text contains; the question's side is worked out once."""
+
+    def __init__(self, question_terms: list[str], idf: dict[str, float]):
+        self.weights = {t: idf.get(t, 0.0) for t in set(question_terms)}
+        self.total = sum(self.weights.values()) or 1.0
+
+    def __call__(self, text: str) -> float:
+        if not self.weights:
+            return 0.0
+        present = term_set(text)
+        return sum(w for t, w in self.weights.items() if t in present) / self.total
 
 
 def choose_sentence(
@@ -99,11 +105,13 @@ def choose_sentence(
 ) -> SentenceChoice:
     """The passage sentence that best answers: embedding similarity mixed with question-term overlap."""
     dense = vectors @ query_vector if len(spans) else np.zeros(0)
+    overlap = _Overlap(question_terms, idf)
     best = SentenceChoice(0, len(text), 0.0, 0.0, -1.0)
     for i, ((start, end), cos) in enumerate(zip(spans.tolist(), dense.tolist())):
-        lexical = lexical_overlap(question_terms, text[start:end], idf)
+        sentence = text[start:end]
+        lexical = overlap(sentence)
         # A one- or two-word line (a label, a dateline fragment) is never the answer sentence.
-        score = lexical_weight * lexical + (1 - lexical_weight) * cos - (len(text[start:end].split()) < 4)
+        score = lexical_weight * lexical + (1 - lexical_weight) * cos - (len(sentence.split()) < 4)
         if score > best.score:
             best = SentenceChoice(start, end, lexical, cos, score, i)
     return best

@@ -83,7 +83,7 @@ def ask(question: str, k: str, as_json: bool, index: str | None, outlet: str | N
     engine = Engine.open(_settings(index), build_missing=True, notify=_echo_err)
     answer = engine.ask(question, k=_k(k), outlet=outlet, since=since, until=until)
     if as_json:
-        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        click.echo(answer.to_json(indent=True))
     else:
         from .render import render_text
 
@@ -106,7 +106,8 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
 
     settings = _settings(index)
     workers = workers or os.cpu_count() or 1
-    # One single-threaded encoder per process keeps every core busy without ONNX Runtime threads fighting over them.
+    # One single-threaded encoder per process keeps every core busy without ONNX Runtime threads fighting over them;
+    # on two cores it served the most requests per second and a lone question about as fast (BENCHMARKS.md).
     settings = replace(settings, threads=threads or settings.threads or max(1, (os.cpu_count() or 1) // workers))
     engine = Engine.open(settings, build_missing=True, notify=_echo_err)
     click.echo(

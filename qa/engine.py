@@ -11,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from index.encoder import Encoder, open_encoder
+from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
 from index.store import IndexReader, index_exists, single_thread_faiss
 from index.terms import terms
 
@@ -108,7 +108,9 @@ class Engine:
             settings.index, expected_model=settings.model, nprobe=settings.nprobe, ef_search=settings.ef_search
         )
         single_thread_faiss()
-        encoder = open_encoder(reader.folder / "model", reader.manifest["model"]["name"], settings.threads, settings.query_int8)
+        model = reader.manifest["model"]["name"]
+        file = INT8_FILE if settings.query_int8 else QUERY_FILE
+        encoder = open_encoder(reader.folder / "model", model, settings.threads, file, spin=False)
         return cls(reader, encoder, settings)
 
     def ask(
@@ -204,17 +206,23 @@ class Engine:
 
         `vector` is the passage's own answer sentence; without it only corroboration is checked.
         """
-        for pick in picked:
+        if not picked:
+            return False
+        # Every pick at once: one matrix product instead of a small one per pick.
+        pick_vectors = np.array([pick.vector for pick in picked])
+        own = (pick_vectors @ vector).tolist() if vector is not None else None
+        sims = vectors @ pick_vectors.T if len(vectors) else np.zeros((1, len(picked)))
+        best_j, best_sim = sims.argmax(0).tolist(), sims.max(0).tolist()
+        for n, pick in enumerate(picked):
             if pick.record["article_idx"] == record["article_idx"]:
-                if vector is not None and float(vector @ pick.vector) >= NEAR_COPY:
+                if own is not None and own[n] >= NEAR_COPY:
                     return True  # an overlapping window answering with the same sentence
                 continue
-            sims = vectors @ pick.vector
-            j = int(np.argmax(sims)) if len(sims) else -1
-            if j < 0 or sims[j] < CORROBORATES:
+            if not len(vectors) or best_sim[n] < CORROBORATES:
                 continue
-            other = record["text"][int(spans[j][0]) : int(spans[j][1])]
-            if sims[j] >= NEAR_COPY or (pick.span is not None and _shares_key(pick.span.text, other)):
+            start, end = spans[best_j[n]].tolist()
+            other = record["text"][start:end]
+            if best_sim[n] >= NEAR_COPY or (pick.span is not None and _shares_key(pick.span.text, other)):
                 if all(c.source.id != record["source"]["id"] for c in pick.also_in):
                     pick.also_in.append(Corroboration(record["id"], other, Source(**record["source"])))
                 return True

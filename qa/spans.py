@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 from index.terms import terms
 
@@ -139,8 +140,7 @@ def question_type(question: str) -> str | None:
     return shape(question).kind
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):  # a tuple: built for every word of every sentence looked at
     text: str
     start: int
     end: int
@@ -188,14 +188,11 @@ def _runs(sentence: str, tokens: list[_Token]) -> list[tuple[int, int]]:
     return runs
 
 
-@lru_cache(maxsize=65536)
-def _stem(word: str) -> str | None:
-    stems = terms(word)
-    return stems[0] if stems else None
-
-
 class _Asked:
-    """Which sentence words the question already uses: same word, same stem, or one a prefix of the other."""
+    """Which sentence words the question already uses: same word, same stem, or one a prefix of the other.
+
+    One per question (see _asked), so the answers it learns carry over to the next sentence looked at.
+    """
 
     def __init__(self, s: Shape):
         self.s = s
@@ -211,6 +208,17 @@ class _Asked:
                 or (len(low) >= 4 and any(w.startswith(low) or low.startswith(w) for w in self.long_words))
             )
         return self.seen[low]
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str | None:
+    stems = terms(word)  # "Erdogan's" holds two words; the first stands for the token
+    return stems[0] if stems else None
+
+
+@lru_cache(maxsize=64)
+def _asked(s: Shape) -> _Asked:
+    return _Asked(s)
 
 
 def _candidates(sentence: str, tokens: list[_Token], s: Shape, asked: _Asked) -> list[tuple[int, int, float]]:
@@ -282,7 +290,7 @@ def best_span(question: str, sentence: str, context: str = "") -> Span | None:
     s = shape(question)
     if s.kind is None:
         return None
-    asked = _Asked(s)
+    asked = _asked(s)
     tokens = _tokens(sentence, context or sentence)
     anchors = [i for i, t in enumerate(tokens) if not t.function and asked(t.text)]
     best = None

@@ -21,6 +21,18 @@ def test_jet_question_end_to_end(client):
     assert len(body["passages"]) == 5
 
 
+def test_answer_json_matches_the_documented_schema(client):
+    """/ask skips FastAPI's response validation for speed, so the contract in api/schemas.py is checked here."""
+    from api.schemas import AskResponse
+
+    response = client.get("/ask", params={"q": JET})
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert AskResponse.model_validate(body).model_dump(mode="json") == body
+    schema = client.get("/openapi.json").json()["paths"]["/ask"]["get"]["responses"]["200"]
+    assert schema["content"]["application/json"]["schema"]["$ref"].endswith("/AskResponse")
+
+
 def test_post_matches_get(client):
     got = client.get("/ask", params={"q": JET, "k": 3}).json()
     posted = client.post("/ask", json={"question": JET, "k": 3}).json()

@@ -1,4 +1,8 @@
-"""The ONNX export answers like sentence-transformers itself: same vectors, same top-5 from the same index."""
+"""The ONNX models answer like sentence-transformers itself: same vectors, same top-5 from the same index.
+
+Both are checked: model.onnx (float32), which embeds the passages, and model-q8.onnx (8-bit weight blocks), which
+encodes every question by default.
+"""
 
 from __future__ import annotations
 
@@ -15,13 +19,22 @@ MIN_COSINE = 0.999
 
 
 @pytest.fixture(scope="session")
-def encoders(seeds_index):
-    """The index's own ONNX encoder and the sentence-transformers model it was exported from."""
+def torch_encoder():
     pytest.importorskip("sentence_transformers", reason="the comparison needs the build extra (torch)")
-    from index.encoder import OnnxEncoder, TorchEncoder
+    from index.encoder import TorchEncoder
+
+    return TorchEncoder("all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session", params=["model.onnx", "model-q8.onnx"])
+def encoders(request, seeds_index, torch_encoder):
+    """One of the index's own ONNX encoders and the sentence-transformers model it was exported from."""
+    from index.encoder import OnnxEncoder
     from index.store import current_version
 
-    return OnnxEncoder(current_version(seeds_index) / "model"), TorchEncoder("all-MiniLM-L6-v2")
+    folder = current_version(seeds_index) / "model"
+    assert (folder / request.param).is_file()
+    return OnnxEncoder(folder, file=request.param), torch_encoder
 
 
 def _cosines(encoders, texts: list[str]) -> np.ndarray:
@@ -59,20 +72,26 @@ def _seed_questions() -> list[str]:
 def test_same_index_same_top5(encoders, engine):
     from qa.engine import Engine
 
-    torch_engine = Engine(engine.reader, encoders[1], engine.settings)
+    onnx_engine, torch_engine = (Engine(engine.reader, encoder, engine.settings) for encoder in encoders)
     for question in _seed_questions():
-        onnx_top = [p.id for p in engine.ask(question, k=5).passages]
+        onnx_top = [p.id for p in onnx_engine.ask(question, k=5).passages]
         torch_top = [p.id for p in torch_engine.ask(question, k=5).passages]
         assert onnx_top == torch_top, question
 
 
+def test_questions_use_the_q8_model(engine):
+    from index.encoder import QUERY_FILE
+
+    assert engine.encoder.path.name == QUERY_FILE
+
+
 def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
     """The opt-in int8 query model (QA_QUERY_INT8) trades a little cosine for speed; the answers stay put."""
-    from index.encoder import OnnxEncoder
+    from index.encoder import INT8_FILE, OnnxEncoder
     from qa.engine import Engine
 
     folder = engine.reader.folder / "model"
-    exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, int8=True)
+    exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, file=INT8_FILE)
     questions = _seed_questions()
     assert np.sum(exact.encode(questions) * fast.encode(questions), axis=1).min() >= 0.98
     int8_engine = Engine(engine.reader, fast, engine.settings)
