@@ -56,6 +56,31 @@ class Hit:
     score: float
 
 
+@dataclass(frozen=True)
+class Sentences:
+    """The sentences of several passages, read in one go: spans as offsets into each passage's own text, and
+    float32 vectors (the float16 store is converted once per question, not once per use)."""
+
+    begins: list[int]
+    counts: list[int]
+    spans: np.ndarray
+    vectors: np.ndarray
+
+    def of(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Spans and vectors of the i-th passage asked for."""
+        b, c = self.begins[i], self.counts[i]
+        return self.spans[b : b + c], self.vectors[b : b + c]
+
+    def best(self, scores: np.ndarray) -> np.ndarray:
+        """Per passage, the highest of its sentences' scores (-1 for a passage without sentences)."""
+        counts, begins = np.asarray(self.counts), np.asarray(self.begins, dtype=np.int64)
+        best = np.full(len(counts), -1.0, dtype=np.float32)
+        some = counts > 0
+        if some.any():
+            best[some] = np.maximum.reduceat(scores, begins[some])
+        return best
+
+
 def faiss_kind(n: int, quantize: str | None = None) -> str:
     """Exact search while it is cheap, IVF with int8 codes beyond; `quantize="int8"` also shrinks exact ones."""
     if quantize not in (None, *QUANTIZE):
@@ -315,11 +340,14 @@ class IndexReader:
         """The passage rows of one article, in order."""
         return self.passages[self._article_starts[article_idx] : self._article_starts[article_idx + 1]]
 
-    def passage_sentences(self, row: int) -> tuple[np.ndarray, np.ndarray]:
-        """Sentence spans of a passage as offsets into the passage text, and their vectors."""
-        _, _, start, _, first, n = self.passages[row].tolist()  # one call, not one per cell
-        spans = np.asarray(self.units[first : first + n, 1:3]) - start
-        return spans, np.asarray(self.unit_vectors[first : first + n], dtype=np.float32)
+    def sentences(self, rows: np.ndarray) -> Sentences:
+        """The sentences of the given passage rows."""
+        meta = self.passages[rows]
+        first, counts = meta[:, 4].astype(np.int64), meta[:, 5].astype(np.int64)
+        begins = np.cumsum(counts) - counts
+        units = np.repeat(first - begins, counts) + np.arange(int(counts.sum()))
+        spans = self.units[units, 1:3] - np.repeat(meta[:, 2], counts)[:, None]
+        return Sentences(begins.tolist(), counts.tolist(), spans, self.unit_vectors[units].astype(np.float32))
 
     def article_mask(self, outlet: str | None, since: date | None, until: date | None) -> np.ndarray | None:
         """A per-passage boolean mask for the filters, or None when nothing is filtered."""
@@ -367,16 +395,6 @@ class IndexReader:
         rows = np.sort(rows)  # file order for the memory map, and ties go to the lower row
         scores = np.asarray(self.vectors[rows]) @ query
         return [Hit(int(rows[i]), float(scores[i])) for i in _top(scores, k)]
-
-    def best_sentence_scores(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
-        """For each passage row, the highest cosine between the query and one of its sentences."""
-        first, count = self.passages[rows, 4].astype(np.int64), self.passages[rows, 5].astype(np.int64)
-        owner = np.repeat(np.arange(len(rows)), count)
-        units = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
-        scores = np.asarray(self.unit_vectors[units], dtype=np.float32) @ query
-        best = np.full(len(rows), -1.0, dtype=np.float32)
-        np.maximum.at(best, owner, scores)
-        return best
 
     def bm25_search(self, query_terms: list[str], k: int, mask: np.ndarray | None = None) -> list[Hit]:
         """Top-k passages by BM25 over the given terms, restricted to mask when given."""

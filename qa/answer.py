@@ -80,7 +80,7 @@ class SentenceChoice:
     index: int | None = None
 
 
-class _Overlap:
+class TermOverlap:
     """Share of the question's IDF mass that a text contains; the question's side is worked out once."""
 
     def __init__(self, question_terms: list[str], idf: dict[str, float]):
@@ -95,19 +95,11 @@ class _Overlap:
 
 
 def choose_sentence(
-    text: str,
-    spans: np.ndarray,
-    vectors: np.ndarray,
-    query_vector: np.ndarray,
-    question_terms: list[str],
-    idf: dict[str, float],
-    lexical_weight: float = 0.5,
+    text: str, spans: np.ndarray, cosines: np.ndarray, overlap: TermOverlap, lexical_weight: float = 0.5
 ) -> SentenceChoice:
-    """The passage sentence that best answers: embedding similarity mixed with question-term overlap."""
-    dense = vectors @ query_vector if len(spans) else np.zeros(0)
-    overlap = _Overlap(question_terms, idf)
+    """The passage sentence that best answers: its cosine to the question mixed with question-term overlap."""
     best = SentenceChoice(0, len(text), 0.0, 0.0, -1.0)
-    for i, ((start, end), cos) in enumerate(zip(spans.tolist(), dense.tolist())):
+    for i, ((start, end), cos) in enumerate(zip(spans.tolist(), cosines.tolist())):
         sentence = text[start:end]
         lexical = overlap(sentence)
         # A one- or two-word line (a label, a dateline fragment) is never the answer sentence.

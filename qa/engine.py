@@ -22,6 +22,7 @@ from .answer import (
     Passage,
     SentenceChoice,
     Source,
+    TermOverlap,
     choose_sentence,
     confidence,
     evidence,
@@ -76,9 +77,19 @@ class _Pick:
 
     @cached_property
     def span(self) -> Span | None:
-        """Found on first use: only the answer's pick and a possible corroboration ever look (~0.4 ms each)."""
+        """Found on first use: only the answer's pick and a possible corroboration ever look (~0.15 ms each)."""
         text = self.record["text"]
         return best_span(self.question, text[self.choice.start : self.choice.end], text)
+
+    def key_in(self, sentence: str) -> bool:
+        """True when the sentence repeats a number or name of this pick's answer span.
+
+        The span's words are words of the answer sentence, so a sentence sharing none of the answer sentence's
+        keys cannot share the span's: that check is cheap and spares finding the span."""
+        text = self.record["text"]
+        if not _shares_key(text[self.choice.start : self.choice.end], sentence):
+            return False
+        return self.span is not None and _shares_key(self.span.text, sentence)
 
 
 def _shares_key(span: str, sentence: str) -> bool:
@@ -182,25 +193,28 @@ class Engine:
 
     def _diverse(self, candidates: list[Candidate], k: int, query_vector, query_terms: list[str], question: str) -> list["_Pick"]:
         """The top k passages with near-copies dropped and other outlets' statements of the same fact grouped."""
-        idf = self.reader.idf(query_terms)
+        overlap = TermOverlap(query_terms, self.reader.idf(query_terms))
         picked: list[_Pick] = []
+        pick_vectors = np.empty((k, len(query_vector)), dtype=np.float32)  # row i: picked[i]'s answer sentence
         for candidate in candidates[: k + POOL_EXTRA]:
             record = self.reader.passage(candidate.row)
-            spans, vectors = self.reader.passage_sentences(candidate.row)
+            spans, vectors, cosines = candidate.sentences()
             if len(picked) >= k:
                 # Full: later candidates can only corroborate a pick, which needs no answer sentence of their own.
-                self._place(picked, record, spans, vectors, None)
+                self._place(picked, pick_vectors, record, spans, vectors, None)
                 continue
-            choice = choose_sentence(record["text"], spans, vectors, query_vector, query_terms, idf)
+            choice = choose_sentence(record["text"], spans, cosines, overlap)
             vector = vectors[choice.index] if choice.index is not None else query_vector
-            if self._place(picked, record, spans, vectors, vector):
+            if self._place(picked, pick_vectors, record, spans, vectors, vector):
                 continue
+            pick_vectors[len(picked)] = vector
             picked.append(_Pick(candidate, record, choice, vector, [], question))
         return picked[:k]
 
     @staticmethod
     def _place(
-        picked: list["_Pick"], record: dict, spans: np.ndarray, vectors: np.ndarray, vector: np.ndarray | None
+        picked: list["_Pick"], pick_vectors: np.ndarray, record: dict, spans: np.ndarray, vectors: np.ndarray,
+        vector: np.ndarray | None,
     ) -> bool:
         """True when the passage adds nothing new: a near-copy of a pick, or (from another article) its corroboration.
 
@@ -208,8 +222,7 @@ class Engine:
         """
         if not picked:
             return False
-        # Every pick at once: one matrix product instead of a small one per pick.
-        pick_vectors = np.array([pick.vector for pick in picked])
+        pick_vectors = pick_vectors[: len(picked)]
         own = (pick_vectors @ vector).tolist() if vector is not None else None
         sims = vectors @ pick_vectors.T if len(vectors) else np.zeros((1, len(picked)))
         best_j, best_sim = sims.argmax(0).tolist(), sims.max(0).tolist()
@@ -222,7 +235,7 @@ class Engine:
                 continue
             start, end = spans[best_j[n]].tolist()
             other = record["text"][start:end]
-            if best_sim[n] >= NEAR_COPY or (pick.span is not None and _shares_key(pick.span.text, other)):
+            if best_sim[n] >= NEAR_COPY or pick.key_in(other):
                 if all(c.source.id != record["source"]["id"] for c in pick.also_in):
                     pick.also_in.append(Corroboration(record["id"], other, Source(**record["source"])))
                 return True

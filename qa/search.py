@@ -7,11 +7,11 @@ paraphrase one sentence and RRF throws away how much better the top hit is.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from index.store import IndexReader
+from index.store import IndexReader, Sentences
 
 
 @dataclass(frozen=True)
@@ -23,13 +23,22 @@ class Weights:
 
 @dataclass
 class Candidate:
-    """A passage row with its fused score and the evidence behind it."""
+    """A passage row with its fused score and the evidence behind it, including its sentences and their cosines."""
 
     row: int
     score: float
     dense: float
     sentence: float
     bm25: float
+    _sentences: Sentences = field(repr=False)
+    _cosines: np.ndarray = field(repr=False)
+    _at: int = field(repr=False)
+
+    def sentences(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sentence spans (offsets into the passage text), vectors, and cosines to the question."""
+        spans, vectors = self._sentences.of(self._at)
+        b = self._sentences.begins[self._at]
+        return spans, vectors, self._cosines[b : b + len(spans)]
 
 
 def hybrid_search(
@@ -50,12 +59,12 @@ def hybrid_search(
     if len(rows) == 0:
         return []
     passage_cos = np.asarray(reader.vectors[rows]) @ query_vector
-    sentence_cos = reader.best_sentence_scores(rows, query_vector)
+    sentences = reader.sentences(rows)
+    cosines = sentences.vectors @ query_vector
+    sentence_cos = sentences.best(cosines)
     top_bm25 = max(bm25.values(), default=0.0) or 1.0
-    bm25_norm = np.array([bm25.get(int(r), 0.0) / top_bm25 for r in rows])
+    bm25_norm = np.array([bm25.get(r, 0.0) / top_bm25 for r in rows.tolist()])
     fused = weights.passage * passage_cos + weights.sentence * sentence_cos + weights.bm25 * bm25_norm
-    order = np.lexsort((rows, -fused))
-    return [
-        Candidate(int(rows[i]), float(fused[i]), float(passage_cos[i]), float(sentence_cos[i]), float(bm25_norm[i]))
-        for i in order
-    ]
+    order = np.lexsort((rows, -fused)).tolist()
+    columns = [a.tolist() for a in (rows, fused, passage_cos, sentence_cos, bm25_norm)]
+    return [Candidate(*(column[i] for column in columns), sentences, cosines, i) for i in order]
