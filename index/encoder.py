@@ -107,7 +107,7 @@ def _length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]
 class OnnxEncoder:
     """all-MiniLM-style encoder on ONNX Runtime; sorts by length so batches carry little padding."""
 
-    def __init__(self, folder: Path, threads: int | None = None, file: str = ONNX_FILE, spin: bool = True):
+    def __init__(self, folder: Path, threads: int | None = None, file: str = ONNX_FILE, spin_us: int | None = None):
         import onnxruntime as ort
 
         config = json.loads((folder / CONFIG_FILE).read_text())
@@ -117,8 +117,8 @@ class OnnxEncoder:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or os.cpu_count() or 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if not spin:
-            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        if spin_us is not None:
+            options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
         self.path = model = folder / file
         if not model.is_file():
             log.warning("no %s in %s (index built before it existed; `qa build` adds it); using float32", file, folder)
@@ -281,15 +281,17 @@ def _quantize_dynamic(source: Path, target: Path) -> None:
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
 
 
-def open_encoder(folder: Path, name: str, threads: int | None = None, file: str = ONNX_FILE, spin: bool = True) -> Encoder:
+def open_encoder(
+    folder: Path, name: str, threads: int | None = None, file: str = ONNX_FILE, spin_us: int | None = None
+) -> Encoder:
     """The ONNX encoder stored with an index, or sentence-transformers when onnxruntime cannot run it.
 
-    spin=False stops ONNX Runtime's idle threads from busy-waiting between runs. A query server wants that: with
-    two workers x two threads on two cores, spinning threads doubled the CPU per request and cut wrk throughput from
-    231 to 105 req/s (BENCHMARKS.md); a build, running back to back, keeps them spinning.
+    spin_us bounds how long ONNX Runtime's idle threads busy-wait for more work before they sleep (None: its
+    default). Questions want a short bound: the threads spin across the gaps between one run's operators, then
+    sleep while the rest of the answer is worked out instead of burning the other core (BENCHMARKS.md).
     """
     try:
-        return OnnxEncoder(folder, threads, file, spin)
+        return OnnxEncoder(folder, threads, file, spin_us)
     except ImportError as exc:
         log.warning("onnxruntime unavailable (%s); answering with sentence-transformers, which is slower", exc)
     except Exception as exc:  # noqa: BLE001 - a broken export must not stop the service

@@ -161,7 +161,7 @@ def _tokens(sentence: str, context: str) -> list[_Token]:
                 re.search(rf"[a-z,] {re.escape(word)}\b", context)
             )
         function = word.lower() in FUNCTION_WORDS and not (capital and word.isupper() and len(word) > 1)
-        out.append(_Token(word, m.start(), m.end(), capital, function))
+        out.append(_Token(word, *m.span(), capital, function))
     return out
 
 
@@ -196,7 +196,10 @@ class _Asked:
 
     def __init__(self, s: Shape):
         self.s = s
-        self.long_words = [w for w in s.words if len(w) >= 4]
+        long_words = [w for w in s.words if len(w) >= 4]
+        # "One a prefix of the other", for words of 4+ letters, as one startswith call and one set lookup.
+        self.long_words = tuple(long_words)
+        self.prefixes = {w[:n] for w in long_words for n in range(4, len(w) + 1)}
         self.seen: dict[str, bool] = {}
 
     def __call__(self, word: str) -> bool:
@@ -205,7 +208,7 @@ class _Asked:
             self.seen[low] = (
                 low in self.s.words
                 or _stem(low) in self.s.stems
-                or (len(low) >= 4 and any(w.startswith(low) or low.startswith(w) for w in self.long_words))
+                or (len(low) >= 4 and (low in self.prefixes or low.startswith(self.long_words)))
             )
         return self.seen[low]
 
