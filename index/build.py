@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 import tempfile
 import time
@@ -21,7 +20,9 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from .documents import Article, load_articles
-from .encoder import CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, open_encoder, prepare_onnx
+from .encoder import (
+    CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, copy_model, open_encoder, prepare_onnx,
+)
 from .errors import QAError
 from .passages import PassageSpec, fit_units, group_units, sentences
 from .store import IndexReader, read_manifest, write_index
@@ -239,7 +240,7 @@ def build_index(
         if old is None:
             prepare_onnx(model, model_folder)
         else:  # the export the old vectors came from, plus any question model added since it was built
-            shutil.copytree(old.folder / "model", model_folder)
+            copy_model(old.folder / "model", model_folder)
             add_query_models(model_folder)
         dim = int(json.loads((model_folder / CONFIG_FILE).read_text())["dim"])
         planner = Planner(TokenCounter(model_folder), spec, old, dim)

@@ -30,6 +30,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from .documents import Article
+from .encoder import copy_model
 from .errors import BadIndex, IndexNotFound, ModelMismatch
 
 FORMAT_VERSION = 1
@@ -144,7 +145,7 @@ def write_index(
     stage = root / f".tmp-{stamp}"
     stage.mkdir()
     try:
-        shutil.copytree(model_folder, stage / "model")
+        copy_model(model_folder, stage / "model")
         # asarray, not astype: at 1M passages the sentence vectors alone are gigabytes, so never copy them.
         np.save(stage / "passages.npy", np.asarray(passages, dtype=np.int32))
         np.save(stage / "vectors.npy", np.asarray(vectors, dtype=np.float32))
