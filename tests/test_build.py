@@ -48,6 +48,20 @@ def test_reused_vectors_equal_fresh_ones(corpus, tmp_path):
             assert np.allclose(old[pid], after.vectors[i])
 
 
+def test_rebuild_adds_a_missing_query_model(corpus, tmp_path):
+    """An index written before the 8-bit query model existed gains it on its next build, even with nothing new."""
+    from index.encoder import QUERY_FILE
+
+    root = tmp_path / "ix"
+    build_index([corpus], root)
+    (current_version(root) / "model" / QUERY_FILE).unlink()
+    assert Engine.open(Settings.from_env(index=root)).encoder.path.name == "model.onnx"  # falls back, with a warning
+    report = build_index([corpus], root)
+    assert report.embedded == 0
+    assert (current_version(root) / "model" / QUERY_FILE).is_file()
+    assert Engine.open(Settings.from_env(index=root)).encoder.path.name == QUERY_FILE
+
+
 def test_crashed_build_leaves_old_index_loadable(corpus, tmp_path, monkeypatch):
     root = tmp_path / "ix"
     build_index([corpus], root)

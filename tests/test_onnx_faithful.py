@@ -79,10 +79,13 @@ def test_same_index_same_top5(encoders, engine):
         assert onnx_top == torch_top, question
 
 
-def test_questions_use_the_q8_model(engine):
+def test_questions_use_the_q8_model_with_bounded_spinning(engine):
     from index.encoder import QUERY_FILE
+    from qa.engine import QUERY_SPIN_US
 
     assert engine.encoder.path.name == QUERY_FILE
+    options = engine.encoder._session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.spin_duration_us") == str(QUERY_SPIN_US)
 
 
 def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
