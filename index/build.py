@@ -21,7 +21,8 @@ import numpy as np
 
 from .documents import Article, load_articles
 from .encoder import (
-    CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, copy_model, open_encoder, prepare_onnx,
+    CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, copy_model, has_query_models, open_encoder,
+    prepare_onnx,
 )
 from .errors import QAError
 from .passages import PassageSpec, fit_units, group_units, sentences
@@ -236,10 +237,11 @@ def build_index(
     paths = list(paths)
     old = _reusable(Path(root), model, spec)
     with tempfile.TemporaryDirectory(prefix="qa-model-") as scratch:
-        model_folder = Path(scratch) / "model"
+        model_folder = old.folder / "model" if old else Path(scratch) / "model"
         if old is None:
             prepare_onnx(model, model_folder)
-        else:  # the export the old vectors came from, plus any question model added since it was built
+        elif not has_query_models(model_folder):  # built before them: the old export plus the question models
+            model_folder = Path(scratch) / "model"
             copy_model(old.folder / "model", model_folder)
             add_query_models(model_folder)
         dim = int(json.loads((model_folder / CONFIG_FILE).read_text())["dim"])

@@ -235,32 +235,42 @@ def prepare_onnx(name: str, folder: Path) -> None:
 
 
 def copy_model(source: Path, target: Path) -> None:
-    """Copy a model folder as hard links where the file system allows. Its files are never changed in place (new
-    ones are written aside and renamed over), so a link is as safe as a copy, and the ~200 MB cost nothing."""
+    """Copy a model folder into a new target as hard links where the file system allows (else as copies).
+
+    Its files are never changed in place (new ones are written aside and renamed over), so a link is as safe as a
+    copy and the ~200 MB cost nothing. Half-written files of another build (*.tmp*) are left behind.
+    """
 
     def link(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
-        except OSError:
+        except OSError:  # another file system, or links not allowed: the target is new, so copying is safe
             shutil.copy2(src, dst)
 
-    shutil.copytree(source, target, copy_function=link, dirs_exist_ok=True)
+    shutil.copytree(source, target, copy_function=link, ignore=shutil.ignore_patterns("*.tmp*"))
+
+
+def has_query_models(folder: Path) -> bool:
+    return all((folder / file).is_file() for file in QUERY_MODELS)
 
 
 def add_query_models(folder: Path) -> None:
     """Derive the question models from folder/model.onnx where missing; an index from before they existed gains
-    them on its next build. Each is written under a temporary name and renamed, so a crash leaves none half-written."""
-    for file, quantize in ((QUERY_FILE, _quantize_blocks), (INT8_FILE, _quantize_dynamic)):
+    them on its next build. Each is written under a temporary name and renamed, so a crash leaves none half-written.
+    A model that cannot be made (no `onnx` package, an onnxruntime too old for it) is skipped with a warning:
+    questions then use float32."""
+    for file, quantize in QUERY_MODELS.items():
         if (folder / file).is_file():
             continue
         staging = folder / f"{file}.tmp{os.getpid()}"
         try:
             with _root_logging_kept():
                 quantize(folder / ONNX_FILE, staging)
-        except ImportError as exc:  # the quantisers need the `onnx` package from the build extra
+            staging.replace(folder / file)
+        except Exception as exc:  # noqa: BLE001 - an optional speed-up must not fail the build
             log.warning("cannot write %s (%s); questions will use float32", file, exc)
-            return
-        staging.replace(folder / file)
+        finally:
+            staging.unlink(missing_ok=True)
 
 
 @contextmanager
@@ -292,6 +302,9 @@ def _quantize_dynamic(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, per_channel=True, op_types_to_quantize=["MatMul"])
+
+
+QUERY_MODELS = {QUERY_FILE: _quantize_blocks, INT8_FILE: _quantize_dynamic}
 
 
 def open_encoder(

@@ -64,8 +64,9 @@ class Answer:
     took_ms: float = 0.0
 
     def to_json(self, indent: bool = False) -> bytes:
-        """The JSON contract shared by HTTP /ask and `qa ask --json`; orjson reads the dataclasses directly."""
-        return orjson.dumps(self, option=orjson.OPT_INDENT_2 if indent else 0)
+        """The JSON contract shared by HTTP /ask and `qa ask --json`; orjson reads the dataclasses directly (and numpy
+        numbers, should one slip into a field)."""
+        return orjson.dumps(self, option=orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0))
 
 
 @dataclass

@@ -235,7 +235,8 @@ class Engine:
     ) -> bool:
         """True when the passage adds nothing new: a near-copy of a pick, or (from another article) its corroboration.
 
-        `vector` is the passage's own answer sentence; without it only corroboration is checked.
+        `pick_vectors` holds the picks' answer sentences in its first len(picked) rows; `vector` is the passage's own
+        answer sentence; without it only corroboration is checked.
         """
         if not picked:
             return False

@@ -191,7 +191,8 @@ def _runs(sentence: str, tokens: list[_Token]) -> list[tuple[int, int]]:
 class _Asked:
     """Which sentence words the question already uses: same word, same stem, or one a prefix of the other.
 
-    One per question (see _asked), so the answers it learns carry over to the next sentence looked at.
+    One per question shape (see _asked), shared by every sentence and request that asks it, so what it learns about
+    a word carries over; it only grows by the words of the sentences looked at.
     """
 
     def __init__(self, s: Shape):
