@@ -30,7 +30,7 @@ DATELINE = re.compile(
     r"(?P<date>[A-Z][a-z]{2,8}\.?\s+\d{1,2}(,\s*\d{4})?\.?)?\s*"
     r"(/(?P<slash>[A-Za-z][\w&-]{1,20})/|\((?P<paren>[A-Za-z][\w&' -]{1,20})\))\s*[:\u2014\u2013-]"
 )
-SOURCE_VALUE = re.compile(rf"^(?P<outlet>[^,;|]{{2,60}}?)\s*(,\s*(?P<date>.*))?$")
+SOURCE_VALUE = re.compile(r"^(?P<outlet>[^,;|]{2,60}?)\s*(,\s*(?P<date>.*))?$")
 _HEADLINE_END = re.compile(r"[.:;,]$")
 
 
