@@ -399,9 +399,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def server_config(workers: int | None, threads: int | None) -> dict:
     """What `qa serve` picks when not told, so the report names the configuration measured."""
-    cores = os.cpu_count() or 1
-    workers = workers or cores
-    return {"workers": workers, "threads": threads or max(1, min(cores, 2 * cores // workers))}
+    from qa.settings import serving_plan
+
+    workers, threads = serving_plan(workers, threads)
+    return {"workers": workers, "threads": threads}
 
 
 def run(args: argparse.Namespace, index: Path) -> dict:

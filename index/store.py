@@ -74,12 +74,17 @@ class Sentences:
 
     def best(self, scores: np.ndarray) -> np.ndarray:
         """Per passage, the highest of its sentences' scores (-1 for a passage without sentences)."""
-        counts, begins = np.asarray(self.counts), np.asarray(self.begins, dtype=np.int64)
-        best = np.full(len(counts), -1.0, dtype=np.float32)
-        some = counts > 0
-        if some.any():
-            best[some] = np.maximum.reduceat(scores, begins[some])
-        return best
+        return segment_max(scores, self.counts)
+
+
+def segment_max(values: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    """The highest of each run of consecutive values, runs `counts` long in order; -1 for an empty run."""
+    counts = np.asarray(counts, dtype=np.int64)
+    best = np.full(len(counts), -1.0, dtype=np.float32)
+    some = counts > 0
+    if some.any():
+        best[some] = np.maximum.reduceat(values, (np.cumsum(counts) - counts)[some])
+    return best
 
 
 def faiss_kind(n: int, quantize: str | None = None) -> str:

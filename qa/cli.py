@@ -103,14 +103,11 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     import uvicorn
 
     from .engine import Engine
+    from .settings import serving_plan
 
     settings = _settings(index)
-    workers = workers or os.cpu_count() or 1
-    # Encoder threads for twice the cores: on 2 cores, 2 workers x 2 threads answered a lone question ~15% sooner
-    # than x 1 thread, and as idle encoder threads soon sleep (QUERY_SPIN_US) busy workers still share the cores
-    # (BENCHMARKS.md). Measured on 2 cores only, hence no more than 2x oversubscribed anywhere.
-    cores = os.cpu_count() or 1
-    settings = replace(settings, threads=threads or settings.threads or max(1, min(cores, 2 * cores // workers)))
+    workers, threads = serving_plan(workers, threads or settings.threads)
+    settings = replace(settings, threads=threads)
     engine = Engine.open(settings, build_missing=True, notify=_echo_err)
     click.echo(
         f"serving {len(engine.reader)} passages from {settings.index} on http://{host}:{port} "

@@ -12,7 +12,7 @@ from typing import Callable
 import numpy as np
 
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
-from index.store import IndexReader, index_exists, single_thread_faiss
+from index.store import IndexReader, index_exists, segment_max, single_thread_faiss
 from index.terms import terms
 
 from .answer import (
@@ -218,12 +218,11 @@ class Engine:
         """Once the picks are full, later candidates can only corroborate one. A single product over all their
         sentences finds the few that come close enough to any pick; only those are looked at one by one."""
         vectors = [candidate.sentences()[1] for candidate in rest]
-        sizes = np.array([len(v) for v in vectors])
-        if not sizes.any():
+        sizes = [len(v) for v in vectors]
+        if not any(sizes):
             return
         nearest = (np.concatenate(vectors) @ pick_vectors.T).max(axis=1)
-        close = np.zeros(len(rest), dtype=bool)
-        close[sizes > 0] = np.maximum.reduceat(nearest, (np.cumsum(sizes) - sizes)[sizes > 0]) >= CORROBORATES
+        close = segment_max(nearest, sizes) >= CORROBORATES
         for n in np.flatnonzero(close).tolist():
             spans, sentence_vectors, _ = rest[n].sentences()
             self._place(picked, pick_vectors, self.reader.passage(rest[n].row), spans, sentence_vectors, None)

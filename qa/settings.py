@@ -48,3 +48,13 @@ class Settings:
         if "index" in env:
             env["index"] = Path(env["index"]).expanduser()  # type: ignore[arg-type]
         return replace(cls(), **env)
+
+
+def serving_plan(workers: int | None, threads: int | None) -> tuple[int, int]:
+    """`qa serve`'s worker processes and encoder threads per worker when not told: a worker per core, and encoder
+    threads for twice the cores. On 2 cores, 2 workers x 2 threads answered a lone question ~15% sooner than x 1
+    thread, and as idle encoder threads soon sleep (engine.QUERY_SPIN_US) busy workers still share the cores
+    (BENCHMARKS.md). Measured on 2 cores only, hence never more than 2x oversubscribed."""
+    cores = os.cpu_count() or 1
+    workers = workers or cores
+    return workers, threads or max(1, min(cores, 2 * cores // workers))
