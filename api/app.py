@@ -9,12 +9,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from qa.answer import Answer
+from qa.answer import Answer, Results
 from qa.engine import MAX_K, MAX_QUESTION, Engine
 from qa.errors import QAError
 from qa.settings import Settings
 
-from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut
+from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, SearchResponse
 
 TEMPLATES = Path(__file__).parent / "templates"
 RULES = {
@@ -54,7 +54,7 @@ def segments(text: str, highlight: dict, span: tuple[int, int] | None) -> list[t
     ]
 
 
-def _json(answer: Answer) -> Response:
+def _json(answer: Answer | Results) -> Response:
     return Response(answer.to_json(), media_type="application/json")
 
 
@@ -100,6 +100,21 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def ask_post(body: AskRequest) -> Response:
         return _json(engine.ask(body.question, k=body.k, outlet=body.outlet, since=body.since, until=body.until))
 
+    # The passages without the reader, for clients that only want them; same parameters, same passages.
+    @app.get("/search", response_model=SearchResponse, responses=ERRORS)
+    async def search_get(
+        q: str = Query(..., description="The question"),
+        k: int = Query(5, description=f"Passages to return, 1-{MAX_K}"),
+        outlet: str | None = None,
+        since: str | None = Query(None, description="YYYY-MM-DD"),
+        until: str | None = Query(None, description="YYYY-MM-DD"),
+    ) -> Response:
+        return _json(engine.search(q, k=k, outlet=outlet, since=since, until=until))
+
+    @app.post("/search", response_model=SearchResponse, responses=ERRORS)
+    async def search_post(body: AskRequest) -> Response:
+        return _json(engine.search(body.question, k=body.k, outlet=body.outlet, since=body.since, until=body.until))
+
     @app.get("/articles", response_model=list[ArticleOut])
     def articles() -> list[dict]:
         return engine.articles()
@@ -110,7 +125,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/health")
     def health() -> dict:
-        manifest = engine.reader.manifest
+        manifest = engine.index.manifest
         return {"status": "ok", "model": manifest["model"]["name"], **manifest["counts"]}
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

@@ -50,6 +50,7 @@ class AnswerOut(BaseModel):
     sentence: str
     passage_id: str
     confidence: float
+    source: SourceOut
     start: int | None
     end: int | None
 
@@ -58,6 +59,12 @@ class AskResponse(BaseModel):
     question: str
     answerable: bool
     answer: AnswerOut | None
+    passages: list[PassageOut]
+    took_ms: float
+
+
+class SearchResponse(BaseModel):
+    question: str
     passages: list[PassageOut]
     took_ms: float
 

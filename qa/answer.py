@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -45,28 +44,44 @@ class Passage:
 
 @dataclass
 class AnswerSpan:
-    """The short answer (or None), the sentence holding it, and where the span sits in the passage."""
+    """The reader's answer: the short span (None when its probability is below the threshold), the sentence that
+    holds it, the passage and source it comes from, and the calibrated probability that it is right (of the span
+    when one is shown, else of the sentence). start/end mark the span inside the passage text."""
 
     text: str | None
     sentence: str
     passage_id: str
     confidence: float
+    source: Source
     start: int | None = None
     end: int | None = None
 
 
+class _Json:
+    def to_json(self, indent: bool = False) -> bytes:
+        """The JSON contract shared by HTTP and `--json`; orjson reads the dataclasses directly (and numpy
+        numbers, should one slip into a field)."""
+        return orjson.dumps(self, option=orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0))
+
+
 @dataclass
-class Answer:
+class Results(_Json):
+    """Passages only: what `/search` and `qa search` return, without the reader."""
+
+    question: str
+    passages: list[Passage]
+    took_ms: float = 0.0
+
+
+@dataclass
+class Answer(_Json):
+    """The passages and the reader's answer: `answerable` is False when no passage read holds one."""
+
     question: str
     answerable: bool
     answer: AnswerSpan | None
     passages: list[Passage]
     took_ms: float = 0.0
-
-    def to_json(self, indent: bool = False) -> bytes:
-        """The JSON contract shared by HTTP /ask and `qa ask --json`; orjson reads the dataclasses directly (and numpy
-        numbers, should one slip into a field)."""
-        return orjson.dumps(self, option=orjson.OPT_SERIALIZE_NUMPY | (orjson.OPT_INDENT_2 if indent else 0))
 
 
 @dataclass
@@ -108,24 +123,3 @@ def choose_sentence(
         if score > best.score:
             best = SentenceChoice(start, end, lexical, cos, score, i)
     return best
-
-
-# Fitted by `python -m benchmarks.calibrate` (logistic regression) on tests/questions/seeds.jsonl against
-# tests/questions/unanswerable.jsonl; the held-out pair is only scored. See BENCHMARKS.md "Answerability".
-WEIGHTS = {"bias": -3.42, "dense": 4.62, "lexical": -0.44, "retrieval": 4.11, "missing_span": -1.79}
-
-
-def evidence(choice: SentenceChoice, retrieval: float, typed: bool, has_span: bool) -> dict[str, float]:
-    """What answerability is judged on: how well the best sentence matches, and whether it holds the asked kind."""
-    return {
-        "dense": choice.dense,
-        "lexical": choice.lexical,
-        "retrieval": retrieval,
-        "missing_span": float(typed and not has_span),
-    }
-
-
-def confidence(features: dict[str, float], weights: dict[str, float] = WEIGHTS) -> float:
-    """Probability that the corpus answers the question; answerable at >= 0.5."""
-    z = weights["bias"] + sum(weights[name] * value for name, value in features.items())
-    return 1.0 / (1.0 + math.exp(-z))

@@ -1,4 +1,4 @@
-"""`qa build | ask | serve | eval`: thin commands over the Engine; heavy libraries load only when used."""
+"""`qa build | ask | search | serve | eval`: thin commands over the Engine; heavy libraries load only when used."""
 
 from __future__ import annotations
 
@@ -67,27 +67,48 @@ def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: b
     )
 
 
-@main.command()
-@click.argument("question")
-@click.option("-k", "k", default="5", show_default=True, help="Number of passages, 1-50.")
-@click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of text.")
-@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
-@click.option("--outlet", help="Only this outlet (case-insensitive).")
-@click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD).")
-@click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD).")
-def ask(question: str, k: str, as_json: bool, index: str | None, outlet: str | None, since: str | None, until: str | None) -> None:
-    """Answer QUESTION from the indexed articles."""
+def _question_options(command):
+    """The arguments `qa ask` and `qa search` share: the same question, the same filters, the same passages."""
+    options = [
+        click.argument("question"),
+        click.option("-k", "k", default="5", show_default=True, help="Number of passages, 1-50."),
+        click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of text."),
+        click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index)."),
+        click.option("--outlet", help="Only this outlet (case-insensitive)."),
+        click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD)."),
+        click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _run(method: str, question: str, k: str, as_json: bool, index: str | None, **filters: str | None) -> None:
     from .engine import Engine, check_k, check_question, parse_date
 
-    check_question(question), check_k(_k(k)), parse_date("since", since), parse_date("until", until)
+    check_question(question), check_k(_k(k)), parse_date("since", filters["since"]), parse_date("until", filters["until"])
     engine = Engine.open(_settings(index), build_missing=True, notify=_echo_err)
-    answer = engine.ask(question, k=_k(k), outlet=outlet, since=since, until=until)
+    result = getattr(engine, method)(question, k=_k(k), **filters)
     if as_json:
-        click.echo(answer.to_json(indent=True))
+        click.echo(result.to_json(indent=True))
     else:
         from .render import render_text
 
-        click.echo(render_text(answer, color=sys.stdout.isatty()))
+        click.echo(render_text(result, color=sys.stdout.isatty()))
+
+
+@main.command()
+@_question_options
+def ask(question: str, k: str, as_json: bool, index: str | None, outlet: str | None, since: str | None, until: str | None) -> None:
+    """Answer QUESTION from the indexed articles: the reader's answer and the passages."""
+    _run("ask", question, k, as_json, index, outlet=outlet, since=since, until=until)
+
+
+@main.command()
+@_question_options
+def search(question: str, k: str, as_json: bool, index: str | None, outlet: str | None, since: str | None, until: str | None) -> None:
+    """The passages for QUESTION only, without the reader (faster)."""
+    _run("search", question, k, as_json, index, outlet=outlet, since=since, until=until)
 
 
 @main.command()
@@ -110,7 +131,7 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     settings = replace(settings, threads=threads)
     engine = Engine.open(settings, build_missing=True, notify=_echo_err)
     click.echo(
-        f"serving {len(engine.reader)} passages from {settings.index} on http://{host}:{port} "
+        f"serving {len(engine.index)} passages from {settings.index} on http://{host}:{port} "
         f"({workers} workers x {settings.threads} ONNX threads)",
         err=True,
     )
@@ -147,9 +168,10 @@ def _serve_workers(config) -> None:
 @click.argument("file", required=False, type=click.Path(path_type=Path))
 @click.option("--squad", type=click.Path(path_type=Path), help="SQuAD v1.1 JSON: index its articles and score a sample.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score a seeded sample of this many SQuAD questions.")
+@click.option("--split", type=click.Choice(["train", "tune", "eval"]), help="Only this split's SQuAD questions (qa/squad.py); the index holds all articles.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--index", "index", help="Index directory for FILE (default: $QA_INDEX or var/index).")
-def evaluate(file: Path | None, squad: Path | None, limit: int | None, as_json: bool, index: str | None) -> None:
+def evaluate(file: Path | None, squad: Path | None, limit: int | None, split: str | None, as_json: bool, index: str | None) -> None:
     """Score retrieval and answers on FILE.jsonl ({"q", "answers", "docs"} per line) or on SQuAD."""
     from .engine import Engine
     from .evaluate import evaluate as run, evaluate_squad, load_questions
@@ -158,7 +180,7 @@ def evaluate(file: Path | None, squad: Path | None, limit: int | None, as_json: 
         raise click.ClickException("give exactly one of FILE.jsonl or --squad FILE")
     settings = _settings(index)
     if squad is not None:
-        report = evaluate_squad(settings, squad, limit)
+        report = evaluate_squad(settings, squad, limit, split)
     else:
         if not file.is_file():
             raise click.ClickException(f"question file {file} not found")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
-from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -15,27 +14,18 @@ from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
 from index.store import IndexReader, index_exists, segment_max, single_thread_faiss
 from index.terms import terms
 
-from .answer import (
-    Answer,
-    AnswerSpan,
-    Corroboration,
-    Passage,
-    SentenceChoice,
-    Source,
-    TermOverlap,
-    choose_sentence,
-    confidence,
-    evidence,
-)
+from .answer import Answer, AnswerSpan, Corroboration, Passage, Results, SentenceChoice, Source, TermOverlap, choose_sentence
 from .errors import ArticleNotFound, BadFilter, BadQuestion
+from .reader import Reader, Reading
 from .search import Candidate, hybrid_search
 from .settings import Settings
-from .spans import Span, best_span, question_type
 
 MAX_QUESTION = 1000
 MAX_K = 50
-ANSWERABLE = 0.5
 POOL_EXTRA = 30
+# Windows the reader reads per question, one around the best sentence of each of the top passages. Each costs a few
+# ms on 2 cores; on the SQuAD tuning split 3 found the answer where retrieval's top passage missed it (BENCHMARKS.md).
+READ = 3
 # Sentence cosines measured on the seeds: the two reports of the 2015 jet downing score 0.64, two different
 # Putin-Erdogan meetings 0.63, so a paraphrase also has to repeat the answer span; copies score >= 0.89.
 CORROBORATES = 0.6
@@ -76,37 +66,47 @@ class _Pick:
     choice: SentenceChoice
     vector: np.ndarray
     also_in: list
-    question: str
 
-    @cached_property
-    def span(self) -> Span | None:
-        """Found on first use: only the answer's pick and a possible corroboration ever look (~0.15 ms each)."""
-        text = self.record["text"]
-        return best_span(self.question, text[self.choice.start : self.choice.end], text)
-
-    def key_in(self, sentence: str) -> bool:
-        """True when the sentence repeats a number or name of this pick's answer span.
-
-        The span's words are words of the answer sentence, so a sentence sharing none of the answer sentence's
-        keys cannot share the span's: that check is cheap and spares finding the span."""
-        text = self.record["text"]
-        if not _shares_key(text[self.choice.start : self.choice.end], sentence):
-            return False
-        return self.span is not None and _shares_key(self.span.text, sentence)
+    def sentence_at(self, start: int, end: int) -> tuple[int, int]:
+        """The passage sentence(s) covering [start, end), as offsets into the passage text."""
+        spans = self.candidate.sentences()[0].tolist()
+        first = next((a for a, b in spans if b > start), 0)
+        last = next((b for a, b in reversed(spans) if a < end), len(self.record["text"]))
+        return min(first, start), max(last, end)
 
 
-def _shares_key(span: str, sentence: str) -> bool:
-    """True when a sentence repeats the answer's numbers or names, so two outlets state the same fact."""
-    keys = [w for w in re.findall(r"\w+", span) if w[0].isdigit() or w[0].isupper()]
+@dataclass(frozen=True)
+class Found:
+    """The reader's best span among the windows read: in which pick, where in its passage, and how sure."""
+
+    pick: int
+    start: int
+    end: int
+    reading: Reading
+
+
+def _keys(text: str) -> set[str]:
+    """The numbers and names of a text: what a sentence must repeat to state the same fact."""
+    return {w for w in re.findall(r"\w+", text) if w[0].isdigit() or w[0].isupper()}
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 2)
+
+
+def _shares_key(text: str, sentence: str, question: str = "") -> bool:
+    """True when a sentence repeats a number or name of text that the question did not already hold."""
+    keys = _keys(text) - _keys(question)
     return any(re.search(rf"\b{re.escape(w)}\b", sentence) for w in keys)
 
 
 class Engine:
-    """A loaded index plus its query encoder; safe to share between threads."""
+    """A loaded index, its query encoder and the reader; safe to share between threads."""
 
-    def __init__(self, reader: IndexReader, encoder: Encoder, settings: Settings):
-        self.reader = reader
+    def __init__(self, index: IndexReader, encoder: Encoder, reader: Reader, settings: Settings):
+        self.index = index
         self.encoder = encoder
+        self.reader = reader
         self.settings = settings
 
     @classmethod
@@ -118,103 +118,143 @@ class Engine:
             if notify:
                 notify(f"no index at {settings.index}; building one from {settings.seeds} (first run only)")
             build_index([settings.seeds], settings.index, model=settings.model, warn=notify)
-        reader = IndexReader(
+        index = IndexReader(
             settings.index, expected_model=settings.model, nprobe=settings.nprobe, ef_search=settings.ef_search
         )
         single_thread_faiss()
-        model = reader.manifest["model"]["name"]
+        model = index.manifest["model"]["name"]
         file = INT8_FILE if settings.query_int8 else QUERY_FILE
-        encoder = open_encoder(reader.folder / "model", model, settings.threads, file, spin_us=QUERY_SPIN_US)
-        return cls(reader, encoder, settings)
+        encoder = open_encoder(index.folder / "model", model, settings.threads, file, spin_us=QUERY_SPIN_US)
+        return cls(index, encoder, Reader(settings.reader, settings.threads, spin_us=QUERY_SPIN_US), settings)
+
+    def search(
+        self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
+    ) -> Results:
+        """The top-k passages with their sources and best sentences, without the reader: the fast path."""
+        started = time.perf_counter()
+        question, picked = self._retrieve(question, k, outlet, since, until)
+        passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
+        return Results(question=question, passages=passages, took_ms=_since(started))
 
     def ask(
-        self,
-        question: str,
-        k: int = 5,
-        outlet: str | None = None,
-        since: str | date | None = None,
-        until: str | date | None = None,
+        self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
     ) -> Answer:
-        """The top-k passages for a question, each with its best sentence, and the overall answer."""
+        """The top-k passages and the reader's answer from them, or answerable=False when none of them holds one."""
         started = time.perf_counter()
+        question, picked = self._retrieve(question, k, outlet, since, until)
+        found = self.read(question, picked)
+        answer = None
+        if found is None or found.reading.margin <= self.reader.null_threshold:
+            for pick in picked:
+                pick.also_in.clear()  # nothing is stated, so nothing is corroborated
+        else:
+            answer = self._answer(question, picked, found)
+            # The reader's evidence outranks retrieval's order: the passage that answers comes first.
+            picked.insert(0, picked.pop(found.pick))
+        passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
+        return Answer(question=question, answerable=answer is not None, answer=answer, passages=passages, took_ms=_since(started))
+
+    def read(self, question: str, picked: list[_Pick]) -> Found | None:
+        """The best span the reader finds in windows around the top picks' best sentences (None: nothing to read).
+        Whether it answers is ask's call: the "no answer" score must not beat it by the tuned margin."""
+        windows = []
+        q_tokens = self.reader.question_tokens(question)
+        for pick in picked[:READ]:
+            windows.append(self.reader.window(q_tokens, pick.record["text"], pick.choice.start, pick.choice.end))
+        readings = self.reader.read(question, [pick.record["text"][a:b] for pick, (a, b) in zip(picked, windows)])
+        if not readings:
+            return None
+        best = max(range(len(readings)), key=lambda i: readings[i].margin)
+        offset = windows[best][0]
+        return Found(best, offset + readings[best].start, offset + readings[best].end, readings[best])
+
+    def evidence(self, question: str, k: int = 5) -> tuple[Found, str, str, float] | None:
+        """The reader's best span before any threshold, its text, its sentence and its passage's retrieval score:
+        what training/calibrate.py fits the thresholds and confidence on."""
+        question, picked = self._retrieve(question, k, None, None, None)
+        found = self.read(question, picked)
+        if found is None:
+            return None
+        pick = picked[found.pick]
+        a, b = pick.sentence_at(found.start, found.end)
+        text = pick.record["text"]
+        return found, text[found.start : found.end], text[a:b], pick.candidate.score
+
+    def _answer(self, question: str, picked: list[_Pick], found: Found) -> AnswerSpan:
+        """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
+        pick = picked[found.pick]
+        text = pick.record["text"]
+        sentence = pick.sentence_at(found.start, found.end)
+        pick.choice = replace(pick.choice, start=sentence[0], end=sentence[1])
+        retrieval = pick.candidate.score
+        span_confidence = self.reader.span_confidence(found.reading, retrieval)
+        shown = span_confidence >= self.reader.span_threshold
+        span = text[found.start : found.end]
+        # Corroboration must repeat what the answer states; other picks' groupings are dropped with their facts.
+        for other in picked:
+            if other is not pick:
+                other.also_in.clear()
+        key = span if shown else text[sentence[0] : sentence[1]]
+        pick.also_in[:] = [c for c in pick.also_in if _shares_key(key, c.text, question)]
+        return AnswerSpan(
+            text=span if shown else None,
+            sentence=text[sentence[0] : sentence[1]],
+            passage_id=pick.record["id"],
+            confidence=round(span_confidence if shown else self.reader.sentence_confidence(found.reading, retrieval), 4),
+            source=Source(**pick.record["source"]),
+            start=found.start if shown else None,
+            end=found.end if shown else None,
+        )
+
+    def _retrieve(self, question: str, k: int, outlet: str | None, since, until) -> tuple[str, list[_Pick]]:
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
             raise BadFilter("since must not be after until")
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
-        picked = self._picks(question, k, self.reader.article_mask(outlet, since, until))
-        passages = [
-            Passage(
-                id=pick.record["id"],
-                rank=rank,
-                score=round(pick.candidate.score, 6),
-                text=pick.record["text"],
-                start=pick.record["start"],
-                end=pick.record["end"],
-                highlight={"start": pick.choice.start, "end": pick.choice.end},
-                source=Source(**pick.record["source"]),
-                also_in=pick.also_in,
-            )
-            for rank, pick in enumerate(picked, 1)
-        ]
-        answer, answerable = None, False
-        if picked:
-            pick, features = self._evidence(question, picked)
-            conf = confidence(features)
-            answerable = conf >= ANSWERABLE
-            if answerable:
-                offset = pick.choice.start
-                answer = AnswerSpan(
-                    text=pick.span.text if pick.span else None,
-                    sentence=pick.record["text"][pick.choice.start : pick.choice.end],
-                    passage_id=pick.record["id"],
-                    confidence=round(conf, 4),
-                    start=offset + pick.span.start if pick.span else None,
-                    end=offset + pick.span.end if pick.span else None,
-                )
-        took = (time.perf_counter() - started) * 1000
-        return Answer(question=question, answerable=answerable, answer=answer, passages=passages, took_ms=round(took, 2))
-
-    def _picks(self, question: str, k: int, mask: np.ndarray | None) -> list["_Pick"]:
-        query_vector = self.encoder.encode([question])[0]
-        query_terms = terms(question)
-        candidates = hybrid_search(self.reader, query_vector, query_terms, k, mask)
-        return self._diverse(candidates, k, query_vector, query_terms, question)
-
-    def evidence(self, question: str) -> dict[str, float]:
-        """The answerability features of an unfiltered top-5 ask, for calibration (benchmarks/calibrate.py)."""
-        picked = self._picks(check_question(question), 5, None)
-        return self._evidence(question, picked)[1] if picked else {}
+        return question, self._picks(question, k, self.index.article_mask(outlet, since, until))
 
     @staticmethod
-    def _evidence(question: str, picked: list["_Pick"]) -> tuple["_Pick", dict[str, float]]:
-        """The pick whose sentence answers best (a small bias to rank), and the features answerability is judged on."""
-        best = max(range(min(3, len(picked))), key=lambda i: picked[i].choice.score - 0.05 * i)
-        pick = picked[best]
-        typed = question_type(question) is not None
-        return pick, evidence(pick.choice, picked[0].candidate.score, typed, pick.span is not None)
+    def _passage(pick: _Pick, rank: int) -> Passage:
+        return Passage(
+            id=pick.record["id"],
+            rank=rank,
+            score=round(pick.candidate.score, 6),
+            text=pick.record["text"],
+            start=pick.record["start"],
+            end=pick.record["end"],
+            highlight={"start": pick.choice.start, "end": pick.choice.end},
+            source=Source(**pick.record["source"]),
+            also_in=pick.also_in,
+        )
 
-    def _diverse(self, candidates: list[Candidate], k: int, query_vector, query_terms: list[str], question: str) -> list["_Pick"]:
+    def _picks(self, question: str, k: int, mask: np.ndarray | None) -> list[_Pick]:
+        query_vector = self.encoder.encode([question])[0]
+        query_terms = terms(question)
+        candidates = hybrid_search(self.index, query_vector, query_terms, k, mask)
+        return self._diverse(candidates, k, query_vector, query_terms, question)
+
+    def _diverse(self, candidates: list[Candidate], k: int, query_vector, query_terms: list[str], question: str) -> list[_Pick]:
         """The top k passages with near-copies dropped and other outlets' statements of the same fact grouped."""
-        overlap = TermOverlap(query_terms, self.reader.idf(query_terms))
+        overlap = TermOverlap(query_terms, self.index.idf(query_terms))
         picked: list[_Pick] = []
         pick_vectors = np.empty((k, len(query_vector)), dtype=np.float32)  # row i: picked[i]'s answer sentence
         pool = candidates[: k + POOL_EXTRA]
         for i, candidate in enumerate(pool):
             if len(picked) >= k:
-                self._corroborate(picked, pick_vectors, pool[i:])
+                self._corroborate(picked, pick_vectors, pool[i:], question)
                 break
-            record = self.reader.passage(candidate.row)
+            record = self.index.passage(candidate.row)
             spans, vectors, cosines = candidate.sentences()
             choice = choose_sentence(record["text"], spans, cosines, overlap)
             vector = vectors[choice.index] if choice.index is not None else query_vector
-            if self._place(picked, pick_vectors, record, spans, vectors, vector):
+            if self._place(picked, pick_vectors, record, spans, vectors, vector, question):
                 continue
             pick_vectors[len(picked)] = vector
-            picked.append(_Pick(candidate, record, choice, vector, [], question))
+            picked.append(_Pick(candidate, record, choice, vector, []))
         return picked[:k]
 
-    def _corroborate(self, picked: list["_Pick"], pick_vectors: np.ndarray, rest: list[Candidate]) -> None:
+    def _corroborate(self, picked: list[_Pick], pick_vectors: np.ndarray, rest: list[Candidate], question: str) -> None:
         """Once the picks are full, later candidates can only corroborate one. A single product over all their
         sentences finds the few that come close enough to any pick; only those are looked at one by one."""
         vectors = [candidate.sentences()[1] for candidate in rest]
@@ -225,12 +265,12 @@ class Engine:
         close = segment_max(nearest, sizes) >= CORROBORATES
         for n in np.flatnonzero(close).tolist():
             spans, sentence_vectors, _ = rest[n].sentences()
-            self._place(picked, pick_vectors, self.reader.passage(rest[n].row), spans, sentence_vectors, None)
+            self._place(picked, pick_vectors, self.index.passage(rest[n].row), spans, sentence_vectors, None, question)
 
     @staticmethod
     def _place(
-        picked: list["_Pick"], pick_vectors: np.ndarray, record: dict, spans: np.ndarray, vectors: np.ndarray,
-        vector: np.ndarray | None,
+        picked: list[_Pick], pick_vectors: np.ndarray, record: dict, spans: np.ndarray, vectors: np.ndarray,
+        vector: np.ndarray | None, question: str,
     ) -> bool:
         """True when the passage adds nothing new: a near-copy of a pick, or (from another article) its corroboration.
 
@@ -252,7 +292,8 @@ class Engine:
                 continue
             start, end = spans[best_j[n]].tolist()
             other = record["text"][start:end]
-            if best_sim[n] >= NEAR_COPY or pick.key_in(other):
+            own_sentence = pick.record["text"][pick.choice.start : pick.choice.end]
+            if best_sim[n] >= NEAR_COPY or _shares_key(own_sentence, other, question):
                 if all(c.source.id != record["source"]["id"] for c in pick.also_in):
                     pick.also_in.append(Corroboration(record["id"], other, Source(**record["source"])))
                 return True
@@ -260,13 +301,13 @@ class Engine:
 
     def articles(self) -> list[dict]:
         """Id, title, outlet, published and path of every article."""
-        return list(self.reader.articles)
+        return list(self.index.articles)
 
     def article(self, article_id: str) -> dict:
         """One article's metadata and the exact text passage offsets refer to."""
         if not isinstance(article_id, str) or not _ARTICLE_ID.match(article_id):
             raise BadQuestion("article id may only contain letters, digits, '_', '-' and '.'")
-        idx = self.reader.article_index.get(article_id)
+        idx = self.index.article_index.get(article_id)
         if idx is None:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
-        return {**self.reader.articles[idx], "text": self.reader.text(idx)}
+        return {**self.index.articles[idx], "text": self.index.text(idx)}

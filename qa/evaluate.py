@@ -8,9 +8,11 @@ import re
 import string
 import tempfile
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable
+
+import numpy as np
 
 from index.build import build_index
 from index.documents import safe_id
@@ -18,6 +20,7 @@ from index.documents import safe_id
 from .engine import Engine
 from .errors import QAError
 from .settings import Settings
+from .squad import split_of
 
 
 @dataclass
@@ -39,11 +42,15 @@ class Report:
     exact_match: float
     f1: float
     answerable_rate: float
+    shown_rate: float = 0.0
+    shown_right: float = 0.0
+    ece: float = 0.0
     unanswerable: int = 0
     declined_rate: float = 0.0
+    shown: list = field(default_factory=list, repr=False)  # (confidence, right) of every short answer shown
 
     def as_dict(self) -> dict:
-        return {key: round(value, 4) if isinstance(value, float) else value for key, value in asdict(self).items()}
+        return {key: round(value, 4) if isinstance(value, float) else value for key, value in asdict(self).items() if key != "shown"}
 
 
 def load_questions(path: Path) -> list[Question]:
@@ -71,6 +78,10 @@ def _normalise(text: str) -> str:
     return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
+def exact_match(prediction: str, gold: str) -> float:
+    return float(_normalise(prediction) == _normalise(gold))
+
+
 def f1_score(prediction: str, gold: str) -> float:
     pred, ref = _normalise(prediction).split(), _normalise(gold).split()
     common = sum((Counter(pred) & Counter(ref)).values())
@@ -84,18 +95,46 @@ def _contains(text: str | None, answers: list[str]) -> bool:
     return bool(text) and any(a.casefold() in text.casefold() for a in answers)
 
 
+def span_right(span: str | None, answers: list[str]) -> bool:
+    """A short answer is right when it holds a gold answer in at most 10 words."""
+    return bool(span) and len(span.split()) <= 10 and _contains(span, answers)
+
+
+def reliability(confidences: list[float], right: list[bool], bins: int = 10) -> tuple[list[tuple], float]:
+    """Rows of (confidence bin, count, mean confidence, share right) and the expected calibration error: the gap
+    between stated confidence and accuracy, weighted by how many answers fall in each of 10 equal bins."""
+    if not len(confidences):
+        return [], 0.0
+    p, y = np.asarray(confidences, dtype=float), np.asarray(right, dtype=float)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    rows, ece = [], 0.0
+    for b in sorted(set(which.tolist())):
+        inside = which == b
+        rows.append((f"{b / bins:.1f}-{(b + 1) / bins:.1f}", int(inside.sum()), float(p[inside].mean()), float(y[inside].mean())))
+        ece += inside.sum() / len(p) * abs(p[inside].mean() - y[inside].mean())
+    return rows, float(ece)
+
+
 def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress: Callable | None = None) -> Report:
     """Score the engine on questions; a passage is a hit when it holds an answer and comes from a gold doc.
 
-    Questions without answers only count towards `declined_rate`, the share the engine marks unanswerable.
+    `shown_right` is the share of shown short answers that are right (span_right), and `ece` compares their
+    confidence with that, counting a short answer to an unanswerable question as wrong. Otherwise questions without
+    answers only count towards `declined_rate`, the share the engine marks unanswerable.
     """
     questions = list(questions)
     ranks, sentence_ok, span_ok, em, f1, answerable, declined = [], 0, 0, 0.0, 0.0, 0, 0
+    confidences: list[float] = []
+    right: list[bool] = []
+    shown = 0
     unanswerable = [q for q in questions if not q.answers]
     for question in progress(questions) if progress else questions:
         result = engine.ask(question.q, k=k)
         if not question.answers:
             declined += not result.answerable
+            if result.answer is not None and result.answer.text:
+                confidences.append(result.answer.confidence)  # a short answer where there is none: wrong
+                right.append(False)
             continue
         rank = next(
             (
@@ -111,9 +150,12 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
         if result.answer is not None:
             sentence_ok += _contains(result.answer.sentence, question.answers)
             span = result.answer.text
-            if span and len(span.split()) <= 10 and _contains(span, question.answers):
-                span_ok += 1
+            ok = span_right(span, question.answers)
+            span_ok += ok
             if span:
+                shown += 1
+                confidences.append(result.answer.confidence)
+                right.append(ok)
                 em += max(float(_normalise(span) == _normalise(a)) for a in question.answers)
                 f1 += max(f1_score(span, a) for a in question.answers)
     n = len(ranks) or 1
@@ -128,20 +170,27 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
         exact_match=em / n,
         f1=f1 / n,
         answerable_rate=answerable / n,
+        shown_rate=shown / n,
+        shown_right=sum(right) / (len(right) or 1),
+        ece=reliability(confidences, right)[1],
+        shown=list(zip(confidences, right)),
         unanswerable=len(unanswerable),
         declined_rate=declined / (len(unanswerable) or 1),
     )
 
 
-def squad_questions(squad_file: Path, folder: Path, limit: int | None, seed: int = 13) -> list[Question]:
-    """Write SQuAD's articles as one jsonl document each into folder; return a seeded sample of questions."""
+def squad_questions(squad_file: Path, folder: Path, limit: int | None, split: str | None = None, seed: int = 13) -> list[Question]:
+    """Write all of SQuAD's articles as one jsonl document each into folder; return a seeded sample of the
+    questions of one split (qa/squad.py), or of all of them."""
     data = json.loads(Path(squad_file).read_text("utf-8"))["data"]
     questions = []
     with open(folder / "squad.jsonl", "w", encoding="utf-8") as out:
-        for article in data:
+        for position, article in enumerate(data):
             article_id = safe_id(article["title"])
             text = "\n\n".join(p["context"] for p in article["paragraphs"])
             out.write(json.dumps({"id": article_id, "title": article["title"].replace("_", " "), "text": text}) + "\n")
+            if split is not None and split_of(position) != split:
+                continue
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
                     answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
@@ -151,14 +200,17 @@ def squad_questions(squad_file: Path, folder: Path, limit: int | None, seed: int
     return questions
 
 
-def evaluate_squad(settings: Settings, squad_file: Path, limit: int | None, progress: Callable | None = None) -> Report:
-    """Build a temporary index of SQuAD's articles with our own pipeline and score a question sample."""
+def evaluate_squad(
+    settings: Settings, squad_file: Path, limit: int | None, split: str | None = None, progress: Callable | None = None
+) -> Report:
+    """Build a temporary index of all SQuAD's articles with our own pipeline and score a sample of one split's
+    questions (the evaluation split is the one the reader never saw)."""
     if not Path(squad_file).is_file():
         raise QAError(f"SQuAD file {squad_file} not found: pass the path to dev-v1.1.json")
     with tempfile.TemporaryDirectory(prefix="qa-squad-") as tmp:
         folder = Path(tmp)
         (folder / "docs").mkdir()
-        questions = squad_questions(squad_file, folder / "docs", limit)
+        questions = squad_questions(squad_file, folder / "docs", limit, split)
         build_index([folder / "docs"], folder / "index", model=settings.model)
-        engine = Engine.open(Settings.from_env(index=folder / "index", model=settings.model))
+        engine = Engine.open(replace(settings, index=folder / "index"))
         return evaluate(engine, questions, progress=progress)

@@ -6,7 +6,7 @@ import textwrap
 
 import click
 
-from .answer import Answer, Passage
+from .answer import Answer, Passage, Results
 
 
 def _source_line(p: Passage) -> str:
@@ -26,20 +26,24 @@ def _marked(p: Passage, color: bool, span: tuple[int, int] | None) -> str:
     return p.text[:h0] + marked + p.text[h1:]
 
 
-def render_text(answer: Answer, color: bool = False) -> str:
-    """The answer first, then each passage with its source and the answer sentence marked."""
+def render_text(answer: Answer | Results, color: bool = False) -> str:
+    """The answer first (when the reader was asked), then each passage with its source and best sentence marked."""
     lines = []
-    if answer.answerable and answer.answer is not None:
-        a = answer.answer
-        if a.text:
-            lines.append(f"Answer: {click.style(a.text, bold=True) if color else a.text}  (confidence {a.confidence:.2f})")
-        lines.append(f"Sentence: {a.sentence}")
-    else:
+    found = answer.answer if isinstance(answer, Answer) else None
+    if found is not None:
+        s = found.source
+        if found.text:
+            lines.append(f"Answer: {click.style(found.text, bold=True) if color else found.text}  (confidence {found.confidence:.2f})")
+        else:
+            lines.append(f"Answer sentence (confidence {found.confidence:.2f}):")
+        lines.append(f"Sentence: {found.sentence}")
+        lines.append(f"Source: {s.title or s.id} | {s.outlet or 'outlet unknown'} | {s.published or 'date unknown'}  [{found.passage_id}]")
+    elif isinstance(answer, Answer):
         lines.append("No answer found in these articles; the closest passages are below.")
     for p in answer.passages:
         span = None
-        if answer.answer and answer.answer.passage_id == p.id and answer.answer.start is not None:
-            span = (answer.answer.start, answer.answer.end)
+        if found and found.passage_id == p.id and found.start is not None:
+            span = (found.start, found.end)
         lines.append("")
         lines.append(f"{p.rank}. {_source_line(p)}  score {p.score:.3f}")
         lines.extend(textwrap.wrap(_marked(p, color, span), width=100, initial_indent="   ", subsequent_indent="   "))

@@ -12,7 +12,8 @@ DEFAULT_MODEL = "all-MiniLM-L6-v2"
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the index lives, which model it uses, the corpus to build when there is none, and search knobs.
+    """Where the index lives, which model it uses, the reader's folder, the corpus to build when there is none, and
+    search knobs.
 
     `nprobe` (IVF lists scanned) and `ef_search` (HNSW breadth) only matter beyond the exact-search size;
     None keeps the defaults in index/store.py.
@@ -25,17 +26,20 @@ class Settings:
     nprobe: int | None = None
     ef_search: int | None = None
     query_int8: bool = False
+    reader: Path = PROJECT_ROOT / "qa" / "models" / "reader"
     options: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
-        """Defaults < QA_INDEX / QA_MODEL / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH /
+        """Defaults < QA_INDEX / QA_MODEL / QA_READER / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH /
         QA_QUERY_INT8 < non-None overrides."""
         env: dict[str, object] = {}
         if os.environ.get("QA_INDEX"):
             env["index"] = Path(os.environ["QA_INDEX"])
         if os.environ.get("QA_MODEL"):
             env["model"] = os.environ["QA_MODEL"]
+        if os.environ.get("QA_READER"):
+            env["reader"] = Path(os.environ["QA_READER"])
         if os.environ.get("QA_SEEDS"):
             env["seeds"] = Path(os.environ["QA_SEEDS"])
         for name in ("threads", "nprobe", "ef_search"):

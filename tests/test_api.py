@@ -117,3 +117,34 @@ def test_article_view_highlights_passage(client):
     p = client.get("/ask", params={"q": JET}).json()["passages"][0]
     page = client.get(f"/read/{p['source']['id']}", params={"start": p["start"], "end": p["end"]})
     assert page.status_code == 200 and '<mark id="hl">' in page.text
+
+
+def test_search_returns_passages_with_sources_and_no_answer(client):
+    from api.schemas import SearchResponse
+
+    got = client.get("/search", params={"q": JET, "k": 4})
+    assert got.status_code == 200
+    body = got.json()
+    assert SearchResponse.model_validate(body).model_dump(mode="json") == body
+    assert "answer" not in body and len(body["passages"]) == 4
+    top = body["passages"][0]
+    assert top["source"]["id"] == "000_57d2e1b9fe295f13" and "November of 2015" in top["text"]
+    posted = client.post("/search", json={"question": JET, "k": 4}).json()
+    assert [p["id"] for p in posted["passages"]] == [p["id"] for p in body["passages"]]
+    # the same passages as /ask reads from, up to the answer's move to the top
+    asked = client.get("/ask", params={"q": JET, "k": 4}).json()
+    assert {p["id"] for p in asked["passages"]} == {p["id"] for p in body["passages"]}
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [({"params": {"q": ""}}, MAX_Q), ({"params": {"q": "jet", "k": 51}}, K_RULE), ({"params": {"q": "jet", "since": "x"}}, "since must be a date in ISO format YYYY-MM-DD, got 'x'")],
+)
+def test_search_bad_input(client, kwargs, message):
+    response = client.get("/search", **kwargs)
+    assert response.status_code == 400 and response.json() == {"error": message}
+
+
+def test_answer_carries_its_source(client):
+    body = client.get("/ask", params={"q": JET}).json()
+    assert body["answer"]["source"] == body["passages"][0]["source"]

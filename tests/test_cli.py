@@ -83,3 +83,19 @@ def test_eval_scores_declining_unanswerable_questions(run, tmp_path):
     report = json.loads(run("eval", str(questions), "--json").output)
     assert report["questions"] == 1 and report["r1"] == 1.0
     assert report["unanswerable"] == 1 and report["declined_rate"] == 1.0
+
+
+def test_search_gives_the_passages_without_the_reader(run, client):
+    result = run("search", JET, "--json", "-k", "3")
+    assert result.exit_code == 0, result.output
+    cli = json.loads(result.output)
+    assert set(cli) == {"question", "passages", "took_ms"}
+    api = client.get("/search", params={"q": JET, "k": 3}).json()
+    assert [p["id"] for p in cli["passages"]] == [p["id"] for p in api["passages"]]
+    text = run("search", JET, "-k", "2")
+    assert text.exit_code == 0 and "Answer" not in text.output and "Arutz Sheva" in text.output
+
+
+def test_search_bad_input_is_one_line(run):
+    result = run("search", "jet", "-k", "0")
+    assert result.exit_code != 0 and result.output.strip() == "Error: k must be an integer from 1 to 50"

@@ -43,8 +43,8 @@ def _cosines(encoders, texts: list[str]) -> np.ndarray:
 
 
 def test_seed_sentences_match(encoders, engine):
-    reader = engine.reader
-    texts = [reader.text(int(a))[int(s) : int(e)] for a, s, e in np.asarray(reader.units)]
+    index = engine.index
+    texts = [index.text(int(a))[int(s) : int(e)] for a, s, e in np.asarray(index.units)]
     assert len(texts) > 50
     assert _cosines(encoders, texts).min() >= MIN_COSINE
 
@@ -72,10 +72,10 @@ def _seed_questions() -> list[str]:
 def test_same_index_same_top5(encoders, engine):
     from qa.engine import Engine
 
-    onnx_engine, torch_engine = (Engine(engine.reader, encoder, engine.settings) for encoder in encoders)
+    onnx_engine, torch_engine = (Engine(engine.index, encoder, engine.reader, engine.settings) for encoder in encoders)
     for question in _seed_questions():
-        onnx_top = [p.id for p in onnx_engine.ask(question, k=5).passages]
-        torch_top = [p.id for p in torch_engine.ask(question, k=5).passages]
+        onnx_top = [p.id for p in onnx_engine.search(question, k=5).passages]
+        torch_top = [p.id for p in torch_engine.search(question, k=5).passages]
         assert onnx_top == torch_top, question
 
 
@@ -93,10 +93,10 @@ def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
     from index.encoder import INT8_FILE, OnnxEncoder
     from qa.engine import Engine
 
-    folder = engine.reader.folder / "model"
+    folder = engine.index.folder / "model"
     exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, file=INT8_FILE)
     questions = _seed_questions()
     assert np.sum(exact.encode(questions) * fast.encode(questions), axis=1).min() >= 0.98
-    int8_engine = Engine(engine.reader, fast, engine.settings)
-    same = sum(engine.ask(q).passages[0].id == int8_engine.ask(q).passages[0].id for q in questions)
+    int8_engine = Engine(engine.index, fast, engine.reader, engine.settings)
+    same = sum(engine.search(q).passages[0].id == int8_engine.search(q).passages[0].id for q in questions)
     assert same >= len(questions) - 1

@@ -114,6 +114,6 @@ def test_int8_build_answers_jet_alike(tmp_path, engine):
     result = CliRunner().invoke(main, ["build", str(SEEDS), "--index", str(root), "--int8"])
     assert result.exit_code == 0, result.output
     int8 = Engine.open(Settings.from_env(index=root))
-    assert int8.reader.manifest["faiss"] == "sq8"
-    assert isinstance(int8.reader.dense, faiss.IndexScalarQuantizer)
+    assert int8.index.manifest["faiss"] == "sq8"
+    assert isinstance(int8.index.dense, faiss.IndexScalarQuantizer)
     assert int8.ask(JET, k=1).passages[0].id == engine.ask(JET, k=1).passages[0].id

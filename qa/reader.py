@@ -1,0 +1,171 @@
+"""The extractive reader: a small transformer trained on SQuAD (training/reader.py), run by ONNX Runtime.
+
+It reads short windows of passage text with the question and returns, per window, the best answer span and the
+"no answer" score. A window is cut around one sentence to fit the model's 128 tokens: shorter windows are what keep
+`/ask` fast (each one costs a few milliseconds on 2 cores), and the model was trained on windows of that size.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+MODELS = Path(__file__).resolve().parent / "models" / "reader"
+MODEL_FILE = "reader-int8.onnx"
+TOKENIZER_FILE = "tokenizer.json"
+CONFIG_FILE = "reader.json"
+MAX_QUESTION_TOKENS = 64
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The best span of one window: character offsets into the window's text, and the model's scores.
+
+    `margin` is the span's logit sum minus the null ([CLS]) logit sum: above the threshold, the window answers.
+    `prob` is the span's probability within its window (start and end softmaxes, null included).
+    """
+
+    start: int
+    end: int
+    score: float
+    null: float
+    prob: float
+
+    @property
+    def margin(self) -> float:
+        return self.score - self.null
+
+
+def best_span(start: np.ndarray, end: np.ndarray, context: np.ndarray, max_tokens: int) -> tuple[int, int, float]:
+    """The (first, last) context token maximising start + end logits, at most max_tokens long."""
+    s = np.where(context, start, -np.inf)
+    e = np.where(context, end, -np.inf)
+    scores = s[:, None] + e[None, :]
+    n = len(s)
+    rows, cols = np.indices((n, n))
+    scores[(cols < rows) | (cols - rows >= max_tokens)] = -np.inf
+    i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    return int(i), int(j), float(scores[i, j])
+
+
+def _log_softmax(x: np.ndarray) -> np.ndarray:
+    top = x.max()
+    return x - top - math.log(float(np.exp(x - top).sum()))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Logistic regression from a reading's features to the probability that it is right (fitted on the tuning
+    split by training/calibrate.py)."""
+
+    bias: float
+    margin: float
+    log_prob: float
+    retrieval: float
+
+    def __call__(self, reading: Reading, retrieval: float) -> float:
+        z = self.bias + self.margin * reading.margin + self.log_prob * math.log(max(reading.prob, 1e-9)) + self.retrieval * retrieval
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+class Reader:
+    """The int8 ONNX reader with its tokenizer and its decision thresholds; safe to share between threads."""
+
+    def __init__(self, folder: Path = MODELS, threads: int | None = None, spin_us: int | None = None):
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        if not (folder / MODEL_FILE).is_file() or not (folder / CONFIG_FILE).is_file():
+            from .errors import QAError
+
+            raise QAError(f"no reader model in {folder}: `make reader` trains and exports one")
+        self.config = json.loads((folder / CONFIG_FILE).read_text())
+        self.max_length = int(self.config["max_length"])
+        self.max_answer_tokens = int(self.config["max_answer_tokens"])
+        # Chosen on the tuning split (training/calibrate.py); 0 and 0.5 before calibration.
+        self.null_threshold = float(self.config.get("null_threshold", 0.0))
+        self.span_threshold = float(self.config.get("span_threshold", 0.5))
+        calibration = self.config.get("calibration", {})
+        neutral = {"bias": 0.0, "margin": 1.0, "log_prob": 0.0, "retrieval": 0.0}
+        self.span_confidence = Calibration(**calibration.get("span", neutral))
+        self.sentence_confidence = Calibration(**calibration.get("sentence", neutral))
+        self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
+        self._cls, self._sep = self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if spin_us is not None:
+            options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
+        self._session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+
+    def question_tokens(self, question: str) -> int:
+        return min(len(self._tokenizer.encode(question, add_special_tokens=False).ids), MAX_QUESTION_TOKENS)
+
+    def window(self, question_tokens: int, text: str, start: int, end: int) -> tuple[int, int]:
+        """Character range of text around [start, end) that fits the model with the question: the sentence first,
+        then its neighbours on both sides; a sentence longer than the room keeps its beginning."""
+        offsets = self._tokenizer.encode(text, add_special_tokens=False).offsets
+        room = self.max_length - 3 - question_tokens
+        if len(offsets) <= room:
+            return 0, len(text)
+        inside = [i for i, (a, b) in enumerate(offsets) if b > start and a < end] or [0]
+        first, last = inside[0], min(inside[-1], inside[0] + room - 1)
+        spare = room - (last - first + 1)
+        before = min(first, spare // 2)
+        after = min(len(offsets) - 1 - last, spare - before)
+        before = min(first, spare - after)
+        first, last = first - before, last + after
+        return offsets[first][0], offsets[last][1]
+
+    def windows(self, question_tokens: int, text: str, overlap: int = 32) -> list[tuple[int, int]]:
+        """Character ranges that cover the whole text in windows that fit the model, overlapping by some tokens."""
+        offsets = self._tokenizer.encode(text, add_special_tokens=False).offsets
+        room = self.max_length - 3 - question_tokens
+        if len(offsets) <= room:
+            return [(0, len(text))]
+        starts = range(0, max(1, len(offsets) - overlap), room - overlap)
+        return [(offsets[i][0], offsets[min(i + room, len(offsets)) - 1][1]) for i in starts]
+
+    def read(self, question: str, texts: Sequence[str]) -> list[Reading]:
+        """The best span of each text (a window that fits the model), read in one batch."""
+        if not texts:
+            return []
+        q_ids = self._tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
+        rows, offsets = [], []
+        for text in texts:
+            enc = self._tokenizer.encode(text, add_special_tokens=False)
+            room = self.max_length - 3 - len(q_ids)
+            ids = [self._cls, *q_ids, self._sep, *enc.ids[:room], self._sep]
+            rows.append((ids, len(q_ids) + 2, min(len(enc.ids), room)))
+            offsets.append(enc.offsets[:room])
+        width = max(len(ids) for ids, _, _ in rows)
+        feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
+        for r, (ids, first, n) in enumerate(rows):
+            feed["input_ids"][r, : len(ids)] = ids
+            feed["attention_mask"][r, : len(ids)] = 1
+            feed["token_type_ids"][r, first : len(ids)] = 1
+        starts, ends = self._session.run(None, feed)
+        out = []
+        for r, (ids, first, n) in enumerate(rows):
+            context = np.zeros(width, dtype=bool)
+            context[first : first + n] = True
+            if n == 0:
+                out.append(Reading(0, 0, -math.inf, float(starts[r, 0] + ends[r, 0]), 0.0))
+                continue
+            i, j, score = best_span(starts[r], ends[r], context, self.max_answer_tokens)
+            valid = slice(0, len(ids))
+            log_s, log_e = _log_softmax(starts[r, valid]), _log_softmax(ends[r, valid])
+            window_offsets = offsets[r]
+            out.append(Reading(
+                start=window_offsets[i - first][0], end=window_offsets[j - first][1], score=score,
+                null=float(starts[r, 0] + ends[r, 0]), prob=float(math.exp(log_s[i] + log_e[j])),
+            ))
+        return out
