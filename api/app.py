@@ -1,22 +1,24 @@
 """FastAPI app: JSON for machines and an HTML form for people, both over the same Engine.ask."""
 
 
-from pathlib import Path
+import os
+from pathlib import Path as FilePath
 
-from fastapi import FastAPI, Query, Request
+from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from qa.answer import Answer, Results
-from qa.engine import MAX_K, MAX_QUESTION, Engine
+from qa.engine import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION, Engine
 from qa.errors import QAError
 from qa.settings import Settings
 
 from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, SearchResponse
 
-TEMPLATES = Path(__file__).parent / "templates"
+TEMPLATES = FilePath(__file__).parent / "templates"
 RULES = {
     "q": f"question must be 1-{MAX_QUESTION} characters of text",
     "question": f"question must be 1-{MAX_QUESTION} characters of text",
@@ -24,6 +26,7 @@ RULES = {
     "outlet": "outlet must be a string",
     "since": "since must be a date in ISO format YYYY-MM-DD",
     "until": "until must be a date in ISO format YYYY-MM-DD",
+    "article_id": ARTICLE_ID_RULE,
 }
 BODY_RULE = 'body must be a JSON object like {"question": "...", "k": 5}'
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
@@ -35,6 +38,8 @@ def _validation_message(exc: RequestValidationError) -> str:
         if error.get("type") in ("json_invalid", "model_attributes_type", "dict_type") or loc in (["body"], []):
             return BODY_RULE
         field = loc[-1]
+        if error.get("type") == "string_unicode":
+            return f"{field} must be valid Unicode text (it holds a lone surrogate)"
         if error.get("type") == "missing":
             return f"{field} is required: " + RULES.get(field, BODY_RULE)
         if field in RULES:
@@ -54,15 +59,56 @@ def segments(text: str, highlight: dict, span: tuple[int, int] | None) -> list[t
     ]
 
 
+class HeadAsGet:
+    """HEAD on every GET route: FastAPI routes answer only the methods they declare, while HTTP expects HEAD
+    wherever GET works (link checkers and monitors send it). Answered as GET with the body left out."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            return await self.app(scope, receive, send)
+
+        async def without_body(message) -> None:
+            await send({**message, "body": b""} if message["type"] == "http.response.body" else message)
+
+        await self.app({**scope, "method": "GET"}, receive, without_body)
+
+
+def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
+    """Every method some route answers on this path: Starlette's own Allow names only the first route's (GET /ask
+    and POST /ask are two routes)."""
+    methods: set[str] = set()
+    for route in app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")  # HeadAsGet
+    return sorted(methods)
+
+
+def _int_or(value: str, default: int) -> int:
+    """int() of a form field, or default: "²" passes str.isdigit but not int()."""
+    try:
+        return int(value)
+    except ValueError:
+        return default
+
+
 def _json(answer: Answer | Results) -> Response:
     return Response(answer.to_json(), media_type="application/json")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
-    """The app for one engine; it loads (and if needed builds) the configured index when none is given."""
+    """The app for one engine; it loads the configured index when none is given, and builds the seeds into the
+    default location on first run (a configured index that is missing is an error, never a silent substitute)."""
+    default = settings is None and not os.environ.get("QA_INDEX")
     settings = settings or Settings.from_env()
-    engine = engine or Engine.open(settings, build_missing=True)
+    engine = engine or Engine.open(settings, build_missing=default)
     app = FastAPI(title="News QA", description="Answers with sources from news articles.", version="0.1.0")
+    app.add_middleware(HeadAsGet)
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
     @app.exception_handler(QAError)
@@ -76,7 +122,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "not found: see /docs for the endpoints" if exc.status_code == 404 else str(exc.detail)
-        return JSONResponse({"error": message}, status_code=exc.status_code)
+        headers = exc.headers
+        if exc.status_code == 405:
+            allowed = _allowed_methods(app, request)
+            headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+            message = f"method {request.method} not allowed here; allowed: {', '.join(allowed)}"
+        return JSONResponse({"error": message}, status_code=exc.status_code, headers=headers)
 
     @app.exception_handler(Exception)
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -88,11 +139,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # it (tests/test_api.py checks the two agree).
     @app.get("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_get(
-        q: str = Query(..., description="The question"),
-        k: int = Query(5, description=f"Passages to return, 1-{MAX_K}"),
+        q: str = Query(..., min_length=1, max_length=MAX_QUESTION, description="The question"),
+        k: int = Query(5, ge=1, le=MAX_K, description=f"Passages to return, 1-{MAX_K}"),
         outlet: str | None = None,
-        since: str | None = Query(None, description="YYYY-MM-DD"),
-        until: str | None = Query(None, description="YYYY-MM-DD"),
+        since: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+        until: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
     ) -> Response:
         return _json(engine.ask(q, k=k, outlet=outlet, since=since, until=until))
 
@@ -103,11 +154,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # The passages without the reader, for clients that only want them; same parameters, same passages.
     @app.get("/search", response_model=SearchResponse, responses=ERRORS)
     async def search_get(
-        q: str = Query(..., description="The question"),
-        k: int = Query(5, description=f"Passages to return, 1-{MAX_K}"),
+        q: str = Query(..., min_length=1, max_length=MAX_QUESTION, description="The question"),
+        k: int = Query(5, ge=1, le=MAX_K, description=f"Passages to return, 1-{MAX_K}"),
         outlet: str | None = None,
-        since: str | None = Query(None, description="YYYY-MM-DD"),
-        until: str | None = Query(None, description="YYYY-MM-DD"),
+        since: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+        until: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
     ) -> Response:
         return _json(engine.search(q, k=k, outlet=outlet, since=since, until=until))
 
@@ -120,7 +171,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         return engine.articles()
 
     @app.get("/articles/{article_id:path}", response_model=ArticleText, responses=ERRORS)
-    def article(article_id: str) -> dict:
+    def article(article_id: str = Path(..., pattern=ARTICLE_ID.pattern)) -> dict:
         return engine.article(article_id)
 
     @app.get("/health")
@@ -141,7 +192,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
         status, answer, error = 200, None, None
         if q is not None:
             try:
-                kk = int(k) if k.strip().lstrip("-").isdigit() else -1
+                kk = _int_or(k, -1)
                 answer = engine.ask(q, k=kk, outlet=outlet or None, since=since or None, until=until or None)
             except QAError as exc:
                 status, error = exc.status, str(exc)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, StrictInt, StrictStr
+from pydantic import BaseModel, Field, StrictInt, StrictStr
+
+from qa.engine import MAX_K, MAX_QUESTION
 
 
 class AskRequest(BaseModel):
-    question: StrictStr
-    k: StrictInt = 5
+    question: StrictStr = Field(min_length=1, max_length=MAX_QUESTION)
+    k: StrictInt = Field(5, ge=1, le=MAX_K)
     outlet: StrictStr | None = None
-    since: StrictStr | None = None
-    until: StrictStr | None = None
+    since: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
+    until: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
 
 
 class SourceOut(BaseModel):
@@ -51,6 +53,7 @@ class AnswerOut(BaseModel):
     passage_id: str
     confidence: float
     source: SourceOut
+    citation: str
     start: int | None
     end: int | None
 

@@ -7,9 +7,10 @@ import json
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
+from urllib.parse import urlsplit
 
 from .clean import clean
 from .metadata import extract_metadata, normalise_date
@@ -42,6 +43,11 @@ class Article:
         """Content hash over everything the index stores, so a metadata fix also counts as a change."""
         payload = json.dumps([self.text, self.title, self.outlet, self.published, self.url, self.path])
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
+
+
+def is_web_url(url: str) -> bool:
+    """Only http(s) URLs are stored and rendered as links: a javascript: or data: link would run in the reader's page."""
+    return urlsplit(url.strip()).scheme.lower() in ("http", "https")
 
 
 def safe_id(raw: str) -> str:
@@ -126,7 +132,11 @@ def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]
             obj = json.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 raise ValueError("expected an object with a string 'text'")
-        except ValueError as exc:
+            json.dumps(obj, ensure_ascii=False).encode("utf-8")  # "\ud800" decodes to a lone surrogate, unstorable
+        except UnicodeEncodeError:
+            warn(f"skipped {path} line {lineno}: text holds a lone surrogate (an invalid \\ud800-\\udfff escape)")
+            continue
+        except (ValueError, RecursionError) as exc:
             warn(f"skipped {path} line {lineno}: {exc}")
             continue
         article_id = safe_id(str(obj.get("id") or f"{path.stem}-{lineno}"))
@@ -168,6 +178,9 @@ def load_articles(paths: Iterable[Path | str], warn: Warn | None = None, root: P
         for article in articles:
             if article is None:
                 continue
+            if article.url and not is_web_url(article.url):
+                warn(f"{rel}: dropped url {article.url[:80]!r} of {article.id}: only http(s) links are kept")
+                article = replace(article, url=None)
             if article.id in seen:
                 warn(f"skipped {rel}: duplicate article id {article.id!r}")
                 continue

@@ -53,8 +53,20 @@ class AnswerSpan:
     passage_id: str
     confidence: float
     source: Source
+    citation: str
     start: int | None = None
     end: int | None = None
+
+
+def citation(source: Source, paragraph: int, sentence: str) -> str:
+    """A ready citation: outlet, date, title, paragraph and the quoted sentence; "n.d." when no date is stated."""
+    quote = " ".join(sentence.split())
+    return f"{source.outlet or 'Unknown outlet'}, {source.published or 'n.d.'}, '{source.title or source.id}', paragraph {paragraph}: '{quote}'"
+
+
+def paragraph_number(text: str, offset: int) -> int:
+    """1-based paragraph of the article holding offset; paragraphs are separated by blank lines."""
+    return text.count("\n\n", 0, offset) + 1
 
 
 class _Json:

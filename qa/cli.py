@@ -18,11 +18,22 @@ def _settings(index: str | None, model: str | None = None):
     return Settings.from_env(index=index, model=model)
 
 
+def _builds_seeds(index: str | None) -> bool:
+    """Only the default index is built from the seeds on first run: a path the user named that does not exist is
+    a typo to report, not a place to put someone else's corpus."""
+    import os
+
+    return index is None and not os.environ.get("QA_INDEX")
+
+
 def _k(value: str) -> int:
     try:
         return int(value)
     except ValueError:
         raise click.ClickException("k must be an integer from 1 to 50") from None
+
+
+FORMATS = ("text", "json", "markdown", "citation")
 
 
 def _echo_err(message: str) -> None:
@@ -42,8 +53,17 @@ class QAGroup(click.Group):
 
 
 @click.group(cls=QAGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa-news", prog_name="qa")
 def main() -> None:
-    """Question answering over news articles, with sources."""
+    """Question answering over news articles, with sources.
+
+    \b
+    Examples:
+      qa ask "When did Turkey shoot down the Russian jet?"
+      qa ask "Who is Turkey's defence minister?" --format citation
+      qa search "Idlib ceasefire" -k 10 --outlet TASS --json
+      qa build path/to/articles --index var/my-index
+    """
 
 
 @main.command()
@@ -71,8 +91,11 @@ def _question_options(command):
     """The arguments `qa ask` and `qa search` share: the same question, the same filters, the same passages."""
     options = [
         click.argument("question"),
-        click.option("-k", "k", default="5", show_default=True, help="Number of passages, 1-50."),
-        click.option("--json", "as_json", is_flag=True, help="Print the API's JSON instead of text."),
+        click.option("-k", "k", default="5", show_default=True, metavar="INTEGER", help="Number of passages, 1-50."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="text for people, json (the API's), markdown, or citation (the answer's ready citation)."),
+        click.option("--json", "as_json", is_flag=True, help="Same as --format json."),
+        click.option("--color/--no-color", default=None, help="Colour the text output (default: on a terminal, unless NO_COLOR is set)."),
         click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index)."),
         click.option("--outlet", help="Only this outlet (case-insensitive)."),
         click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD)."),
@@ -83,32 +106,51 @@ def _question_options(command):
     return command
 
 
-def _run(method: str, question: str, k: str, as_json: bool, index: str | None, **filters: str | None) -> None:
+def _colour(color: bool | None) -> bool:
+    import os
+
+    return color if color is not None else sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+
+
+def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: bool | None, index: str | None, **filters: str | None) -> None:
     from .engine import Engine, check_k, check_question, parse_date
 
+    fmt = "json" if as_json else fmt
+    if fmt == "citation" and method != "ask":
+        raise click.ClickException("--format citation needs an answer: use qa ask")
     check_question(question), check_k(_k(k)), parse_date("since", filters["since"]), parse_date("until", filters["until"])
-    engine = Engine.open(_settings(index), build_missing=True, notify=_echo_err)
+    engine = Engine.open(_settings(index), build_missing=_builds_seeds(index), notify=_echo_err)
     result = getattr(engine, method)(question, k=_k(k), **filters)
-    if as_json:
+    if fmt == "json":
         click.echo(result.to_json(indent=True))
+    elif fmt == "citation":
+        if result.answer is None:
+            raise click.ClickException("no answer to cite: these articles do not answer the question")
+        click.echo(result.answer.citation)
     else:
-        from .render import render_text
+        from .render import render_markdown, render_text
 
-        click.echo(render_text(result, color=sys.stdout.isatty()))
+        click.echo(render_markdown(result) if fmt == "markdown" else render_text(result, color=_colour(color)))
 
 
 @main.command()
 @_question_options
-def ask(question: str, k: str, as_json: bool, index: str | None, outlet: str | None, since: str | None, until: str | None) -> None:
+def ask(
+    question: str, k: str, fmt: str, as_json: bool, color: bool | None, index: str | None, outlet: str | None, since: str | None,
+    until: str | None,
+) -> None:
     """Answer QUESTION from the indexed articles: the reader's answer and the passages."""
-    _run("ask", question, k, as_json, index, outlet=outlet, since=since, until=until)
+    _run("ask", question, k, fmt, as_json, color, index, outlet=outlet, since=since, until=until)
 
 
 @main.command()
 @_question_options
-def search(question: str, k: str, as_json: bool, index: str | None, outlet: str | None, since: str | None, until: str | None) -> None:
+def search(
+    question: str, k: str, fmt: str, as_json: bool, color: bool | None, index: str | None, outlet: str | None, since: str | None,
+    until: str | None,
+) -> None:
     """The passages for QUESTION only, without the reader (faster)."""
-    _run("search", question, k, as_json, index, outlet=outlet, since=since, until=until)
+    _run("search", question, k, fmt, as_json, color, index, outlet=outlet, since=since, until=until)
 
 
 @main.command()
@@ -129,7 +171,7 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     settings = _settings(index)
     workers, threads = serving_plan(workers, threads or settings.threads)
     settings = replace(settings, threads=threads)
-    engine = Engine.open(settings, build_missing=True, notify=_echo_err)
+    engine = Engine.open(settings, build_missing=_builds_seeds(index), notify=_echo_err)
     click.echo(
         f"serving {len(engine.index)} passages from {settings.index} on http://{host}:{port} "
         f"({workers} workers x {settings.threads} ONNX threads)",
@@ -185,7 +227,7 @@ def evaluate(file: Path | None, squad: Path | None, limit: int | None, split: st
         if not file.is_file():
             raise click.ClickException(f"question file {file} not found")
         questions = load_questions(file)
-        report = run(Engine.open(settings, build_missing=True, notify=_echo_err), questions)
+        report = run(Engine.open(settings, build_missing=_builds_seeds(index), notify=_echo_err), questions)
     data = report.as_dict()
     if as_json:
         click.echo(json.dumps(data))

@@ -14,7 +14,19 @@ from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
 from index.store import IndexReader, index_exists, segment_max, single_thread_faiss
 from index.terms import terms
 
-from .answer import Answer, AnswerSpan, Corroboration, Passage, Results, SentenceChoice, Source, TermOverlap, choose_sentence
+from .answer import (
+    Answer,
+    AnswerSpan,
+    Corroboration,
+    Passage,
+    Results,
+    SentenceChoice,
+    Source,
+    TermOverlap,
+    choose_sentence,
+    citation,
+    paragraph_number,
+)
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
 from .search import Candidate, hybrid_search
@@ -33,14 +45,25 @@ NEAR_COPY = 0.88
 # ONNX Runtime threads spin this long for more work, then sleep. With 2 threads and 2 ms of other work per question,
 # 200 us gave a 1.5 ms encode at 3.2 ms of CPU; unbounded spinning 1.7-2.3 ms at 5.4-6.7 ms CPU, no spinning 2.2 ms.
 QUERY_SPIN_US = 200
-_ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+ARTICLE_ID_RULE = "article id must be 1-200 letters, digits, '_', '-' or '.'"
 
 
 def check_question(question: object) -> str:
     """The question, stripped, or BadQuestion naming the rule."""
     if not isinstance(question, str) or not question.strip() or len(question.strip()) > MAX_QUESTION:
         raise BadQuestion(f"question must be 1-{MAX_QUESTION} characters of text")
+    if not _encodable(question):
+        raise BadQuestion("question must be valid Unicode text (it holds a lone surrogate)")
     return question.strip()
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_k(k: object) -> int:
@@ -196,12 +219,15 @@ class Engine:
                 other.also_in.clear()
         key = span if shown else text[sentence[0] : sentence[1]]
         pick.also_in[:] = [c for c in pick.also_in if _shares_key(key, c.text, question)]
+        source = Source(**pick.record["source"])
+        paragraph = paragraph_number(self.index.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])
         return AnswerSpan(
             text=span if shown else None,
             sentence=text[sentence[0] : sentence[1]],
             passage_id=pick.record["id"],
             confidence=round(span_confidence if shown else self.reader.sentence_confidence(found.reading, retrieval), 4),
-            source=Source(**pick.record["source"]),
+            source=source,
+            citation=citation(source, paragraph, text[sentence[0] : sentence[1]]),
             start=found.start if shown else None,
             end=found.end if shown else None,
         )
@@ -212,6 +238,8 @@ class Engine:
         if since and until and since > until:
             raise BadFilter("since must not be after until")
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
+        if outlet is not None and not _encodable(outlet):
+            raise BadFilter("outlet must be valid Unicode text (it holds a lone surrogate)")
         return question, self._picks(question, k, self.index.article_mask(outlet, since, until))
 
     @staticmethod
@@ -305,8 +333,8 @@ class Engine:
 
     def article(self, article_id: str) -> dict:
         """One article's metadata and the exact text passage offsets refer to."""
-        if not isinstance(article_id, str) or not _ARTICLE_ID.match(article_id):
-            raise BadQuestion("article id may only contain letters, digits, '_', '-' and '.'")
+        if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
+            raise BadQuestion(ARTICLE_ID_RULE)
         idx = self.index.article_index.get(article_id)
         if idx is None:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")

@@ -16,13 +16,15 @@ def _source_line(p: Passage) -> str:
 
 
 def _marked(p: Passage, color: bool, span: tuple[int, int] | None) -> str:
+    """The passage with its sentence marked (yellow, or >>...<<) and the short answer in it bold (or **...**).
+    Each piece is styled on its own: a reset after the bold span would otherwise end the yellow too."""
     h0, h1 = p.highlight["start"], p.highlight["end"]
-    sentence = p.text[h0:h1]
-    if span is not None:
-        a, b = span[0] - h0, span[1] - h0
-        sentence = sentence[:a] + click.style(sentence[a:b], bold=True) if color else sentence[:a] + "**" + sentence[a:b] + "**"
-        sentence += p.text[h0 + b : h1]
-    marked = click.style(sentence, fg="yellow") if color else f">>{sentence}<<"
+    a, b = (span[0], span[1]) if span is not None and h0 <= span[0] < span[1] <= h1 else (h1, h1)
+    before, bold, after = p.text[h0:a], p.text[a:b], p.text[b:h1]
+    if color:
+        marked = click.style(before, fg="yellow") + click.style(bold, fg="yellow", bold=True) + click.style(after, fg="yellow")
+    else:
+        marked = ">>" + before + (f"**{bold}**" if bold else "") + after + "<<"
     return p.text[:h0] + marked + p.text[h1:]
 
 
@@ -51,4 +53,20 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
             s = other.source
             lines.append(f"   also reported by {s.outlet or s.title or s.id} ({s.published or 'date unknown'}) [{other.passage_id}]")
     lines.append(f"\n({answer.took_ms:.1f} ms)")
+    return "\n".join(lines)
+
+
+def render_markdown(answer: Answer | Results) -> str:
+    """Markdown for notes and tickets: the answer with its citation, then the passages as a numbered list."""
+    lines = [f"**Q:** {answer.question}", ""]
+    found = answer.answer if isinstance(answer, Answer) else None
+    if found is not None:
+        lines.append(f"**A:** {found.text or found.sentence} (confidence {found.confidence:.2f})")
+        lines += ["", f"> {found.citation}", ""]
+    elif isinstance(answer, Answer):
+        lines += ["*No answer found in these articles.*", ""]
+    for p in answer.passages:
+        s = p.source
+        sentence = " ".join(p.text[p.highlight["start"] : p.highlight["end"]].split())
+        lines.append(f"{p.rank}. *{s.title or s.id}*, {s.outlet or 'outlet unknown'}, {s.published or 'date unknown'}: {sentence}")
     return "\n".join(lines)

@@ -66,8 +66,8 @@ def test_offsets_point_into_the_served_article(client, q):
         ("post", "/ask", {"json": {"question": "jet", "k": True}}, 400, K_RULE),
         ("post", "/ask", {"json": {"question": ""}}, 400, MAX_Q),
         ("get", "/articles/no_such_article", {}, 404, "no article with id 'no_such_article'; GET /articles lists them"),
-        ("get", "/articles/..%2F..%2Fetc%2Fpasswd", {}, 400, "article id may only contain letters, digits, '_', '-' and '.'"),
-        ("get", "/articles/a b", {}, 400, "article id may only contain letters, digits, '_', '-' and '.'"),
+        ("get", "/articles/..%2F..%2Fetc%2Fpasswd", {}, 400, "article id must be 1-200 letters, digits, '_', '-' or '.'"),
+        ("get", "/articles/a b", {}, 400, "article id must be 1-200 letters, digits, '_', '-' or '.'"),
         ("get", "/ask", {"params": {"q": "jet", "since": "28/02/2020"}}, 400,
          "since must be a date in ISO format YYYY-MM-DD, got '28/02/2020'"),
         ("get", "/ask", {"params": {"q": "jet", "until": "2020-02-30"}}, 400,
@@ -148,3 +148,42 @@ def test_search_bad_input(client, kwargs, message):
 def test_answer_carries_its_source(client):
     body = client.get("/ask", params={"q": JET}).json()
     assert body["answer"]["source"] == body["passages"][0]["source"]
+
+
+@pytest.mark.parametrize(
+    "url, body, message",
+    [
+        ("/ask", '{"question": "who \\ud800"}', "question must be valid Unicode text (it holds a lone surrogate)"),
+        ("/search", '{"question": "who", "outlet": "\\udfff"}', "outlet must be valid Unicode text (it holds a lone surrogate)"),
+    ],
+)
+def test_lone_surrogates_are_bad_input(client, url, body, message):
+    """JSON may escape half a surrogate pair ("\\ud800"); it decodes to a str no encoder accepts."""
+    response = client.post(url, content=body.encode(), headers={"content-type": "application/json"})
+    assert response.status_code == 400 and response.json() == {"error": message}
+
+
+def test_form_k_that_is_a_digit_but_not_a_number(client):
+    response = client.get("/", params={"q": "who", "k": "\u00b2"})
+    assert response.status_code == 400 and "k must be an integer from 1 to 50" in response.text
+
+
+def test_405_names_the_allowed_methods_and_head_works(client):
+    response = client.put("/ask", json={})
+    assert response.status_code == 405
+    assert set(response.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+    assert response.json()["error"].startswith("method PUT not allowed here")
+    head = client.head("/health")
+    assert head.status_code == 200 and head.content == b""
+    assert client.head("/ask", params={"q": JET}).status_code == 200
+
+
+def test_openapi_declares_the_limits(client):
+    spec = client.get("/openapi.json").json()
+    params = {p["name"]: p["schema"] for p in spec["paths"]["/ask"]["get"]["parameters"]}
+    assert params["q"]["minLength"] == 1 and params["q"]["maxLength"] == 1000
+    assert params["k"]["minimum"] == 1 and params["k"]["maximum"] == 50
+    body = spec["components"]["schemas"]["AskRequest"]["properties"]
+    assert body["question"]["maxLength"] == 1000 and body["k"]["maximum"] == 50
+    article = spec["paths"]["/articles/{article_id}"]["get"]["parameters"][0]["schema"]
+    assert article["pattern"].startswith("^[A-Za-z0-9")

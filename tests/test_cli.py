@@ -51,10 +51,24 @@ def test_bad_input_is_one_line(run, args, message):
     assert lines == [f"Error: {message}"]
 
 
-def test_missing_index_is_built_from_seeds(tmp_path, seeds_index):
-    result = CliRunner().invoke(main, ["ask", JET, "--index", str(tmp_path / "fresh"), "-k", "1"])
+def test_missing_default_index_is_built_from_seeds(tmp_path, monkeypatch):
+    import qa.cli
+    from qa.settings import Settings
+
+    # the default location, as if never built
+    monkeypatch.setattr(qa.cli, "_settings", lambda index, model=None: Settings.from_env(index=index or tmp_path / "default"))
+    result = CliRunner().invoke(main, ["ask", JET, "-k", "1"], env={"QA_INDEX": ""})
     assert result.exit_code == 0, result.output
     assert "building one from" in result.output and "November of 2015" in result.output
+
+
+@pytest.mark.parametrize("how", ["option", "environment"])
+def test_a_named_index_that_does_not_exist_is_an_error(tmp_path, how):
+    typo = tmp_path / "typo"
+    args, env = (["--index", str(typo)], {}) if how == "option" else ([], {"QA_INDEX": str(typo)})
+    result = CliRunner().invoke(main, ["ask", JET, *args], env=env)
+    assert result.exit_code != 0 and not typo.exists()
+    assert result.output.strip() == f"Error: no index at {typo}: build one with `qa build [PATH ...] --index {typo}`"
 
 
 def test_build_warns_and_completes(tmp_path):
