@@ -20,10 +20,16 @@ install: $(STAMP)
 index: $(STAMP)
 	$(VENV)/bin/qa build
 
+PORT ?= 8000
+HOST ?= 127.0.0.1
 run: index
-	$(VENV)/bin/qa serve --host 127.0.0.1 --port 8000
+	$(VENV)/bin/qa serve --host $(HOST) --port $(PORT)
 
+# The browser tests drive Debian's chromium; as root this installs it, otherwise they skip and say how.
 test: $(STAMP)
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "browser tests will skip: apt-get install -y chromium chromium-driver"
 	$(PY) -m pytest -q
 
 # The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (about an hour on 2 cores):

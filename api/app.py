@@ -6,6 +6,9 @@ from pathlib import Path as FilePath
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from swagger_ui_bundle import swagger_ui_path
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -16,7 +19,7 @@ from qa.engine import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION, Engine
 from qa.errors import QAError
 from qa.settings import Settings
 
-from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, SearchResponse
+from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse
 
 TEMPLATES = FilePath(__file__).parent / "templates"
 RULES = {
@@ -107,7 +110,19 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     default = settings is None and not os.environ.get("QA_INDEX")
     settings = settings or Settings.from_env()
     engine = engine or Engine.open(settings, build_missing=default)
-    app = FastAPI(title="News QA", description="Answers with sources from news articles.", version="0.1.0")
+    app = FastAPI(
+        title="News QA", description="Answers with sources from news articles.", version="0.1.0", docs_url=None, redoc_url=None
+    )
+    # Swagger UI's own assets, from the installed swagger-ui-bundle package: FastAPI's default page loads them from a
+    # CDN, which leaves /docs blank offline.
+    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json", title="News QA API", swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
     app.add_middleware(HeadAsGet)
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
@@ -166,6 +181,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     async def search_post(body: AskRequest) -> Response:
         return _json(engine.search(body.question, k=body.k, outlet=body.outlet, since=body.since, until=body.until))
 
+    @app.get("/outlets", response_model=OutletsOut)
+    def outlets() -> dict:
+        return engine.outlets()
+
     @app.get("/articles", response_model=list[ArticleOut])
     def articles() -> list[dict]:
         return engine.articles()
@@ -197,18 +216,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             except QAError as exc:
                 status, error = exc.status, str(exc)
         return templates.TemplateResponse(
-            request, "index.html", {**context, "answer": answer, "error": error, "segments": segments}, status_code=status
+            request, "index.html",
+            {**context, "answer": answer, "error": error, "segments": segments, "known": engine.outlets()},
+            status_code=status,
         )
 
     @app.get("/read/{article_id:path}", response_class=HTMLResponse, include_in_schema=False)
-    def read(request: Request, article_id: str, start: int = 0, end: int = 0) -> HTMLResponse:
+    def read(
+        request: Request, article_id: str, start: int = 0, end: int = 0, span_start: int = 0, span_end: int = 0
+    ) -> HTMLResponse:
         try:
             doc = engine.article(article_id)
         except QAError as exc:
             return templates.TemplateResponse(request, "article.html", {"error": str(exc), "doc": None}, status_code=exc.status)
         text = doc["text"]
         start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
-        parts = [("plain", text[:start]), ("mark", text[start:end]), ("plain", text[end:])] if end > start else [("plain", text)]
+        span = (span_start, span_end) if start <= span_start < span_end <= end else None
+        parts = segments(text, {"start": start, "end": end}, span) if end > start else [("plain", text)]
         return templates.TemplateResponse(request, "article.html", {"doc": doc, "parts": parts, "error": None})
 
     return app

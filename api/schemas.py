@@ -28,6 +28,8 @@ class CorroborationOut(BaseModel):
     passage_id: str
     text: str
     source: SourceOut
+    start: int
+    end: int
 
 
 class Highlight(BaseModel):
@@ -58,18 +60,40 @@ class AnswerOut(BaseModel):
     end: int | None
 
 
+class FilteredOut(BaseModel):
+    articles: int
+    undated_excluded: int
+
+
 class AskResponse(BaseModel):
     question: str
     answerable: bool
     answer: AnswerOut | None
     passages: list[PassageOut]
+    filtered: FilteredOut | None
     took_ms: float
 
 
 class SearchResponse(BaseModel):
     question: str
     passages: list[PassageOut]
+    filtered: FilteredOut | None
     took_ms: float
+
+
+class OutletOut(BaseModel):
+    name: str
+    articles: int
+
+
+class OutletsOut(BaseModel):
+    outlets: list[OutletOut]
+    articles: int
+    no_outlet: int
+    dated: int
+    undated: int
+    earliest: str | None
+    latest: str | None
 
 
 class ArticleOut(SourceOut):

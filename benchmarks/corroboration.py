@@ -3,7 +3,7 @@
     .venv/bin/python -m benchmarks.corroboration [--index PATH] [--top 12]
 
 Prints how many cross-article sentence pairs fall in each cosine band, and the closest pairs with their text, so
-the bands `qa/engine.py` uses (NEAR_COPY for copies, CORROBORATES plus a shared name or number for the same fact
+the bands `qa/picks.py` uses (NEAR_COPY for copies, CORROBORATES plus a shared name or number for the same fact
 told twice) can be checked by eye on any corpus.
 """
 
@@ -14,7 +14,7 @@ import argparse
 import numpy as np
 
 from index.store import IndexReader
-from qa.engine import CORROBORATES, NEAR_COPY
+from qa.picks import CORROBORATES, NEAR_COPY
 from qa.settings import Settings
 
 from .common import table

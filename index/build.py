@@ -19,7 +19,7 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from .documents import Article, load_articles
+from .documents import Article, count_articles, load_articles
 from .encoder import (
     CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, copy_model, has_query_models, open_encoder,
     prepare_onnx,
@@ -248,7 +248,8 @@ def build_index(
         planner = Planner(TokenCounter(model_folder), spec, old, dim)
         parts, encoder = _Parts(), None
         chunks = (planner.plan(first, batch) for first, batch in _chunks(load_articles(paths, note), CHUNK_CHARS))
-        with tqdm(unit="article", desc="indexing", disable=not progress, leave=False) as bar:
+        total = count_articles(paths) if progress else None  # a total gives the bar its share done and an ETA
+        with tqdm(total=total, unit=" articles", desc="indexing", disable=not progress, leave=False, smoothing=0.1) as bar:
             for chunk in _ahead(chunks):
                 if chunk.fresh:
                     encoder = encoder or open_encoder(model_folder, model)

@@ -1,8 +1,9 @@
 """Boilerplate removal for scraped news, by general line rules rather than lists of known strings.
 
 The cleaned text is what the index stores and serves: every offset refers to it.
-Lines that carry metadata (site banners, "Source:" lines, bylines, credits, date lines) are taken out of
-the text and handed to metadata extraction with their position.
+Lines that carry metadata (site banners, "Source:" lines, bylines, credits, date lines) are handed to metadata
+extraction with their position; attribution lines (source, date, credit) inside the story also stay in the text as
+evidence, while banners, bylines, captions and site furniture are taken out.
 """
 
 from __future__ import annotations
@@ -41,6 +42,9 @@ CREDIT = re.compile(
     r"|(additional )?(reporting|writing|editing|compiled) by\b.*)\)?$",
 )
 BYLINE = re.compile(r"^(by\s+)?[A-Z][\w.'’-]+(\s+[A-Z][\w.'’-]+){1,3}\s*,?\s*$")
+# Metadata lines that also stay in the text once the story has begun: a fact-checker reads "Source: TASS,
+# February 28, 2020" where it stood. Above the headline the same shapes are page chrome (today's date).
+ATTRIBUTION = {"source", "date", "credit"}
 PUBLISHED = re.compile(r"^(published|posted|first published)( on)?\s*:?\s*(?P<value>.{6,60})$", _FLAGS)
 
 
@@ -133,11 +137,15 @@ def clean(raw: str) -> Cleaned:
             break
     kept: list[str] = []
     removed: list[tuple[str, str, bool]] = []
+    body = False
     for line in _drop_repeats(lines):
         kind = _classify(line) if line.strip() else None
         if kind is None:
             kept.append(line.strip())
+            body = body or bool(line.strip())
         else:
-            removed.append((kind[0], kind[1], not any(kept)))
+            removed.append((kind[0], kind[1], not body))
+            if kind[0] in ATTRIBUTION and body:
+                kept.append(line.strip())  # evidence a reader checks: who says so, and when
     paragraphs = [line for line in kept if line]
     return Cleaned(text="\n\n".join(paragraphs), removed=removed)

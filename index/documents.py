@@ -69,31 +69,63 @@ def decode(data: bytes) -> str | None:
     return None if bad > max(2, len(text) // 1000) else text
 
 
-def iter_files(paths: Iterable[Path | str], warn: Warn) -> Iterator[Path]:
-    """Input files under the given paths, recursively, in a stable order."""
+def iter_files(paths: Iterable[Path | str], warn: Warn) -> Iterator[tuple[Path, Path]]:
+    """Input files under the given paths, recursively, in a stable order, each with the folder it was found in
+    (its own parent for a file given by name): ids and shown paths are relative to that folder."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-            yield from (p for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts))
+            yield from ((p, path) for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts))
         elif path.is_file():
-            yield path
+            yield path, path.parent
         else:
             warn(f"skipped {path}: no such file or directory")
 
 
-def _sidecar(path: Path, cache: dict[Path, dict]) -> dict:
-    folder = path.parent
+def count_articles(paths: Iterable[Path | str]) -> int:
+    """How many articles the inputs hold at most (a file each, a line per .jsonl line), read without parsing."""
+    total = 0
+    for path, _ in iter_files(paths, lambda message: None):
+        if path.suffix.lower() != ".jsonl":
+            total += 1
+            continue
+        try:
+            with open(path, "rb") as handle:
+                total += sum(1 for line in handle if line.strip())
+        except OSError:
+            pass
+    return total
+
+
+def _sidecar(folder: Path, cache: dict[Path, dict], warn: Warn) -> dict:
     if folder not in cache:
         cache[folder] = {}
         side = folder / SIDECAR
         if side.is_file():
             try:
                 loaded = json.loads(side.read_text("utf-8"))
-                cache[folder] = loaded if isinstance(loaded, dict) else {}
+                if not isinstance(loaded, dict):
+                    raise ValueError(f"expected an object of {{id: fields}}, got a {type(loaded).__name__}")
+                cache[folder] = loaded
             except (OSError, ValueError) as exc:
-                log.warning("ignored %s: %s", side, exc)
+                warn(f"ignored {side}: {exc}")
     return cache[folder]
+
+
+def _given(path: Path, base: Path, article_id: str, cache: dict[Path, dict], warn: Warn) -> dict:
+    """Fields for one file from metadata.json sidecars: its own entry (by id or file stem) over the "*" defaults
+    of its folder and of every folder above it up to the one given."""
+    folders = [path.parent, *[f for f in path.parent.parents if f == base or base in f.parents]]
+    merged: dict = {}
+    for i, folder in enumerate(reversed(folders)):
+        side = _sidecar(folder, cache, warn)
+        defaults = side.get("*")
+        merged.update(defaults if isinstance(defaults, dict) else {})
+        if i == len(folders) - 1:
+            own = side.get(article_id, side.get(path.stem))
+            merged.update(own if isinstance(own, dict) else {})
+    return {k: v for k, v in merged.items() if k in META_FIELDS and isinstance(v, str)}
 
 
 def _from_text(article_id: str, raw: str, path: str, given: dict) -> Article | None:
@@ -148,12 +180,16 @@ def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]
             yield article
 
 
-def load_articles(paths: Iterable[Path | str], warn: Warn | None = None, root: Path | None = None) -> Iterator[Article]:
-    """Articles from files and folders; unreadable, binary or empty inputs are skipped with a warning."""
+def load_articles(paths: Iterable[Path | str], warn: Warn | None = None) -> Iterator[Article]:
+    """Articles from files and folders; unreadable, binary or empty inputs are skipped with a warning.
+
+    A file's id is its path inside the folder given, without the suffix ("sport/001.txt" -> "sport_001"), so files
+    of the same name in different subfolders stay apart; its shown path starts at that folder's name.
+    """
     warn = warn or log.warning
     sidecars: dict[Path, dict] = {}
     seen: set[str] = set()
-    for path in iter_files(paths, warn):
+    for path, base in iter_files(paths, warn):
         try:
             data = path.read_bytes()
         except OSError as exc:
@@ -163,15 +199,15 @@ def load_articles(paths: Iterable[Path | str], warn: Warn | None = None, root: P
         if raw is None:
             warn(f"skipped {path}: binary or not valid UTF-8/latin-1 text")
             continue
-        rel = _relative(path, root)
+        inside = path.relative_to(base)
+        rel = str(Path(base.resolve().name) / inside)
         suffix = path.suffix.lower()
         if suffix == ".jsonl":
             articles: Iterable[Article | None] = _from_jsonl(path, raw, rel, warn)
         else:
-            article_id = safe_id(path.stem)
-            given = _sidecar(path, sidecars).get(article_id, {})
+            article_id = safe_id(str(inside.with_suffix("")))
             reader = _from_html if suffix in (".html", ".htm") else _from_text
-            article = reader(article_id, raw, rel, given if isinstance(given, dict) else {})
+            article = reader(article_id, raw, rel, _given(path, base, article_id, sidecars, warn))
             if article is None:
                 warn(f"skipped {path}: empty, no article text")
             articles = [article]
@@ -186,12 +222,3 @@ def load_articles(paths: Iterable[Path | str], warn: Warn | None = None, root: P
                 continue
             seen.add(article.id)
             yield article
-
-
-def _relative(path: Path, root: Path | None) -> str:
-    base = (root or Path.cwd()).resolve()
-    resolved = path.resolve()
-    try:
-        return str(resolved.relative_to(base))
-    except ValueError:
-        return str(resolved)

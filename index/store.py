@@ -357,6 +357,15 @@ class IndexReader:
 
     def article_mask(self, outlet: str | None, since: date | None, until: date | None) -> np.ndarray | None:
         """A per-passage boolean mask for the filters, or None when nothing is filtered."""
+        ok = self.article_filter(outlet, since, until)
+        return None if ok is None else ok[self.passages[:, 0]]
+
+    def undated(self) -> np.ndarray:
+        """Per article: True where no publication date is known (date filters leave these out)."""
+        return self._dates < 0
+
+    def article_filter(self, outlet: str | None, since: date | None, until: date | None) -> np.ndarray | None:
+        """A per-article boolean mask for the filters, or None when nothing is filtered."""
         if outlet is None and since is None and until is None:
             return None
         ok = np.ones(len(self.articles), dtype=bool)
@@ -366,7 +375,7 @@ class IndexReader:
             ok &= self._dates >= since.toordinal()
         if until is not None:
             ok &= (self._dates >= 0) & (self._dates <= until.toordinal())
-        return ok[self.passages[:, 0]]
+        return ok
 
     def dense_search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[Hit]:
         """Top-k passages by cosine similarity, restricted to mask when given."""

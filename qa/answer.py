@@ -22,9 +22,13 @@ class Source:
 
 @dataclass
 class Corroboration:
+    """Another outlet's sentence stating the answer: start/end are its offsets into that article's text."""
+
     passage_id: str
     text: str
     source: Source
+    start: int
+    end: int
 
 
 @dataclass
@@ -77,11 +81,21 @@ class _Json:
 
 
 @dataclass
+class Filtered:
+    """What the filters left: how many articles match, and how many undated ones a date filter left out."""
+
+    articles: int
+    undated_excluded: int
+
+
+@dataclass
 class Results(_Json):
-    """Passages only: what `/search` and `qa search` return, without the reader."""
+    """Passages only: what `/search` and `qa search` return, without the reader. `filtered` is None when the
+    question was asked of every article."""
 
     question: str
     passages: list[Passage]
+    filtered: Filtered | None = None
     took_ms: float = 0.0
 
 
@@ -93,6 +107,7 @@ class Answer(_Json):
     answerable: bool
     answer: AnswerSpan | None
     passages: list[Passage]
+    filtered: Filtered | None = None
     took_ms: float = 0.0
 
 

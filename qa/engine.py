@@ -11,37 +11,22 @@ from typing import Callable
 import numpy as np
 
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
-from index.store import IndexReader, index_exists, segment_max, single_thread_faiss
+from index.store import IndexReader, index_exists, single_thread_faiss
 from index.terms import terms
 
-from .answer import (
-    Answer,
-    AnswerSpan,
-    Corroboration,
-    Passage,
-    Results,
-    SentenceChoice,
-    Source,
-    TermOverlap,
-    choose_sentence,
-    citation,
-    paragraph_number,
-)
+from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, citation, paragraph_number
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
-from .search import Candidate, hybrid_search
+from .picks import Pick, pick_passages, shares_key
+from .search import hybrid_search
 from .settings import Settings
 
 MAX_QUESTION = 1000
 MAX_K = 50
-POOL_EXTRA = 30
-# Windows the reader reads per question, one around the best sentence of each of the top passages. Each costs a few
-# ms on 2 cores; on the SQuAD tuning split 3 found the answer where retrieval's top passage missed it (BENCHMARKS.md).
+# Windows the reader reads per question, one around the best sentence of each of the top passages, in one batch:
+# each costs a few ms on 2 cores (BENCHMARKS.md), and a window past the top passage lets the reader answer where
+# retrieval put the answer second or third.
 READ = 3
-# Sentence cosines measured on the seeds: the two reports of the 2015 jet downing score 0.64, two different
-# Putin-Erdogan meetings 0.63, so a paraphrase also has to repeat the answer span; copies score >= 0.89.
-CORROBORATES = 0.6
-NEAR_COPY = 0.88
 # ONNX Runtime threads spin this long for more work, then sleep. With 2 threads and 2 ms of other work per question,
 # 200 us gave a 1.5 ms encode at 3.2 ms of CPU; unbounded spinning 1.7-2.3 ms at 5.4-6.7 ms CPU, no spinning 2.2 ms.
 QUERY_SPIN_US = 200
@@ -82,22 +67,6 @@ def parse_date(name: str, value: str | date | None) -> date | None:
         raise BadFilter(f"{name} must be a date in ISO format YYYY-MM-DD, got {value!r}") from None
 
 
-@dataclass
-class _Pick:
-    candidate: Candidate
-    record: dict
-    choice: SentenceChoice
-    vector: np.ndarray
-    also_in: list
-
-    def sentence_at(self, start: int, end: int) -> tuple[int, int]:
-        """The passage sentence(s) covering [start, end), as offsets into the passage text."""
-        spans = self.candidate.sentences()[0].tolist()
-        first = next((a for a, b in spans if b > start), 0)
-        last = next((b for a, b in reversed(spans) if a < end), len(self.record["text"]))
-        return min(first, start), max(last, end)
-
-
 @dataclass(frozen=True)
 class Found:
     """The reader's best span among the windows read: in which pick, where in its passage, and how sure."""
@@ -108,19 +77,8 @@ class Found:
     reading: Reading
 
 
-def _keys(text: str) -> set[str]:
-    """The numbers and names of a text: what a sentence must repeat to state the same fact."""
-    return {w for w in re.findall(r"\w+", text) if w[0].isdigit() or w[0].isupper()}
-
-
 def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 2)
-
-
-def _shares_key(text: str, sentence: str, question: str = "") -> bool:
-    """True when a sentence repeats a number or name of text that the question did not already hold."""
-    keys = _keys(text) - _keys(question)
-    return any(re.search(rf"\b{re.escape(w)}\b", sentence) for w in keys)
 
 
 class Engine:
@@ -155,16 +113,16 @@ class Engine:
     ) -> Results:
         """The top-k passages with their sources and best sentences, without the reader: the fast path."""
         started = time.perf_counter()
-        question, picked = self._retrieve(question, k, outlet, since, until)
+        question, picked, filtered = self._retrieve(question, k, outlet, since, until)
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
-        return Results(question=question, passages=passages, took_ms=_since(started))
+        return Results(question=question, passages=passages, filtered=filtered, took_ms=_since(started))
 
     def ask(
         self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
     ) -> Answer:
         """The top-k passages and the reader's answer from them, or answerable=False when none of them holds one."""
         started = time.perf_counter()
-        question, picked = self._retrieve(question, k, outlet, since, until)
+        question, picked, filtered = self._retrieve(question, k, outlet, since, until)
         found = self.read(question, picked)
         answer = None
         if found is None or found.reading.margin <= self.reader.null_threshold:
@@ -175,9 +133,12 @@ class Engine:
             # The reader's evidence outranks retrieval's order: the passage that answers comes first.
             picked.insert(0, picked.pop(found.pick))
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
-        return Answer(question=question, answerable=answer is not None, answer=answer, passages=passages, took_ms=_since(started))
+        return Answer(
+            question=question, answerable=answer is not None, answer=answer, passages=passages, filtered=filtered,
+            took_ms=_since(started),
+        )
 
-    def read(self, question: str, picked: list[_Pick]) -> Found | None:
+    def read(self, question: str, picked: list[Pick]) -> Found | None:
         """The best span the reader finds in windows around the top picks' best sentences (None: nothing to read).
         Whether it answers is ask's call: the "no answer" score must not beat it by the tuned margin."""
         windows = []
@@ -194,7 +155,7 @@ class Engine:
     def evidence(self, question: str, k: int = 5) -> tuple[Found, str, str, float] | None:
         """The reader's best span before any threshold, its text, its sentence and its passage's retrieval score:
         what training/calibrate.py fits the thresholds and confidence on."""
-        question, picked = self._retrieve(question, k, None, None, None)
+        question, picked, _ = self._retrieve(question, k, None, None, None)
         found = self.read(question, picked)
         if found is None:
             return None
@@ -203,7 +164,7 @@ class Engine:
         text = pick.record["text"]
         return found, text[found.start : found.end], text[a:b], pick.candidate.score
 
-    def _answer(self, question: str, picked: list[_Pick], found: Found) -> AnswerSpan:
+    def _answer(self, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
         """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
         pick = picked[found.pick]
         text = pick.record["text"]
@@ -218,7 +179,7 @@ class Engine:
             if other is not pick:
                 other.also_in.clear()
         key = span if shown else text[sentence[0] : sentence[1]]
-        pick.also_in[:] = [c for c in pick.also_in if _shares_key(key, c.text, question)]
+        pick.also_in[:] = [c for c in pick.also_in if shares_key(key, c.text, question)]
         source = Source(**pick.record["source"])
         paragraph = paragraph_number(self.index.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])
         return AnswerSpan(
@@ -232,7 +193,7 @@ class Engine:
             end=found.end if shown else None,
         )
 
-    def _retrieve(self, question: str, k: int, outlet: str | None, since, until) -> tuple[str, list[_Pick]]:
+    def _retrieve(self, question: str, k: int, outlet: str | None, since, until) -> tuple[str, list[Pick], Filtered | None]:
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
@@ -240,10 +201,16 @@ class Engine:
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
         if outlet is not None and not _encodable(outlet):
             raise BadFilter("outlet must be valid Unicode text (it holds a lone surrogate)")
-        return question, self._picks(question, k, self.index.article_mask(outlet, since, until))
+        ok = self.index.article_filter(outlet, since, until)
+        filtered = None
+        if ok is not None:
+            undated = int((self.index.undated() & ~ok).sum()) if since or until else 0
+            filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
+        mask = None if ok is None else ok[self.index.passages[:, 0]]
+        return question, self._picks(question, k, mask), filtered
 
     @staticmethod
-    def _passage(pick: _Pick, rank: int) -> Passage:
+    def _passage(pick: Pick, rank: int) -> Passage:
         return Passage(
             id=pick.record["id"],
             rank=rank,
@@ -256,76 +223,26 @@ class Engine:
             also_in=pick.also_in,
         )
 
-    def _picks(self, question: str, k: int, mask: np.ndarray | None) -> list[_Pick]:
+    def _picks(self, question: str, k: int, mask: np.ndarray | None) -> list[Pick]:
         query_vector = self.encoder.encode([question])[0]
         query_terms = terms(question)
         candidates = hybrid_search(self.index, query_vector, query_terms, k, mask)
-        return self._diverse(candidates, k, query_vector, query_terms, question)
+        return pick_passages(self.index, candidates, k, query_vector, query_terms, question)
 
-    def _diverse(self, candidates: list[Candidate], k: int, query_vector, query_terms: list[str], question: str) -> list[_Pick]:
-        """The top k passages with near-copies dropped and other outlets' statements of the same fact grouped."""
-        overlap = TermOverlap(query_terms, self.index.idf(query_terms))
-        picked: list[_Pick] = []
-        pick_vectors = np.empty((k, len(query_vector)), dtype=np.float32)  # row i: picked[i]'s answer sentence
-        pool = candidates[: k + POOL_EXTRA]
-        for i, candidate in enumerate(pool):
-            if len(picked) >= k:
-                self._corroborate(picked, pick_vectors, pool[i:], question)
-                break
-            record = self.index.passage(candidate.row)
-            spans, vectors, cosines = candidate.sentences()
-            choice = choose_sentence(record["text"], spans, cosines, overlap)
-            vector = vectors[choice.index] if choice.index is not None else query_vector
-            if self._place(picked, pick_vectors, record, spans, vectors, vector, question):
-                continue
-            pick_vectors[len(picked)] = vector
-            picked.append(_Pick(candidate, record, choice, vector, []))
-        return picked[:k]
-
-    def _corroborate(self, picked: list[_Pick], pick_vectors: np.ndarray, rest: list[Candidate], question: str) -> None:
-        """Once the picks are full, later candidates can only corroborate one. A single product over all their
-        sentences finds the few that come close enough to any pick; only those are looked at one by one."""
-        vectors = [candidate.sentences()[1] for candidate in rest]
-        sizes = [len(v) for v in vectors]
-        if not any(sizes):
-            return
-        nearest = (np.concatenate(vectors) @ pick_vectors.T).max(axis=1)
-        close = segment_max(nearest, sizes) >= CORROBORATES
-        for n in np.flatnonzero(close).tolist():
-            spans, sentence_vectors, _ = rest[n].sentences()
-            self._place(picked, pick_vectors, self.index.passage(rest[n].row), spans, sentence_vectors, None, question)
-
-    @staticmethod
-    def _place(
-        picked: list[_Pick], pick_vectors: np.ndarray, record: dict, spans: np.ndarray, vectors: np.ndarray,
-        vector: np.ndarray | None, question: str,
-    ) -> bool:
-        """True when the passage adds nothing new: a near-copy of a pick, or (from another article) its corroboration.
-
-        `pick_vectors` holds the picks' answer sentences in its first len(picked) rows; `vector` is the passage's own
-        answer sentence; without it only corroboration is checked.
-        """
-        if not picked:
-            return False
-        pick_vectors = pick_vectors[: len(picked)]
-        own = (pick_vectors @ vector).tolist() if vector is not None else None
-        sims = vectors @ pick_vectors.T if len(vectors) else np.zeros((1, len(picked)))
-        best_j, best_sim = sims.argmax(0).tolist(), sims.max(0).tolist()
-        for n, pick in enumerate(picked):
-            if pick.record["article_idx"] == record["article_idx"]:
-                if own is not None and own[n] >= NEAR_COPY:
-                    return True  # an overlapping window answering with the same sentence
-                continue
-            if not len(vectors) or best_sim[n] < CORROBORATES:
-                continue
-            start, end = spans[best_j[n]].tolist()
-            other = record["text"][start:end]
-            own_sentence = pick.record["text"][pick.choice.start : pick.choice.end]
-            if best_sim[n] >= NEAR_COPY or _shares_key(own_sentence, other, question):
-                if all(c.source.id != record["source"]["id"] for c in pick.also_in):
-                    pick.also_in.append(Corroboration(record["id"], other, Source(**record["source"])))
-                return True
-        return False
+    def outlets(self) -> dict:
+        """The outlets the index knows with their article counts, and the range of publication dates."""
+        counts: dict[str, int] = {}
+        for a in self.index.articles:
+            if a["outlet"]:
+                counts[a["outlet"]] = counts.get(a["outlet"], 0) + 1
+        dates = sorted(a["published"] for a in self.index.articles if a["published"])
+        return {
+            "outlets": [{"name": name, "articles": n} for name, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))],
+            "articles": len(self.index.articles),
+            "no_outlet": sum(1 for a in self.index.articles if not a["outlet"]),
+            "dated": len(dates), "undated": len(self.index.articles) - len(dates),
+            "earliest": dates[0] if dates else None, "latest": dates[-1] if dates else None,
+        }
 
     def articles(self) -> list[dict]:
         """Id, title, outlet, published and path of every article."""

@@ -28,10 +28,23 @@ def _marked(p: Passage, color: bool, span: tuple[int, int] | None) -> str:
     return p.text[:h0] + marked + p.text[h1:]
 
 
+def filter_notes(answer: Answer | Results) -> list[str]:
+    """What the filters did, so an empty or thin result is not read as "the articles do not say"."""
+    f = answer.filtered
+    if f is None:
+        return []
+    notes = ["No articles match these filters."] if f.articles == 0 else []
+    if f.undated_excluded:
+        notes.append(f"The date filter left out {f.undated_excluded} undated article{'s' if f.undated_excluded != 1 else ''}.")
+    return notes
+
+
 def render_text(answer: Answer | Results, color: bool = False) -> str:
     """The answer first (when the reader was asked), then each passage with its source and best sentence marked."""
-    lines = []
+    lines = filter_notes(answer)
     found = answer.answer if isinstance(answer, Answer) else None
+    if answer.filtered is not None and answer.filtered.articles == 0:
+        return "\n".join(lines)
     if found is not None:
         s = found.source
         if found.text:
@@ -58,7 +71,7 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
 
 def render_markdown(answer: Answer | Results) -> str:
     """Markdown for notes and tickets: the answer with its citation, then the passages as a numbered list."""
-    lines = [f"**Q:** {answer.question}", ""]
+    lines = [f"**Q:** {answer.question}", "", *(f"*{note}*" for note in filter_notes(answer))]
     found = answer.answer if isinstance(answer, Answer) else None
     if found is not None:
         lines.append(f"**A:** {found.text or found.sentence} (confidence {found.confidence:.2f})")

@@ -111,3 +111,48 @@ def test_passages_are_sentence_aligned_within_limit(seeds):
             assert count([article.text[a:b]])[0] <= spec.max_tokens or len(sentences(article.text[a:b])) == 1
             if next_a is not None and len(sentences(article.text[a:b])) > 1:
                 assert next_a < b  # consecutive passages overlap by a sentence
+
+
+def test_same_file_name_in_two_folders_keeps_both(tmp_path):
+    """The BBC corpus ships as business/001.txt, sport/001.txt, ...: ids follow the path inside the folder."""
+    for topic in ("business", "sport"):
+        (tmp_path / "bbc" / topic).mkdir(parents=True)
+        (tmp_path / "bbc" / topic / "001.txt").write_text(f"A {topic} headline\n\nThe {topic} story has a body of text.")
+    warnings = []
+    found = {a.id: a for a in load_articles([tmp_path / "bbc"], warnings.append)}
+    assert set(found) == {"business_001", "sport_001"} and warnings == []
+    assert found["sport_001"].path == "bbc/sport/001.txt"  # never a machine path
+
+
+def test_folder_metadata_gives_defaults_and_files_override(tmp_path):
+    (tmp_path / "news" / "world").mkdir(parents=True)
+    (tmp_path / "news" / "metadata.json").write_text('{"*": {"outlet": "BBC"}}')
+    (tmp_path / "news" / "world" / "metadata.json").write_text('{"b": {"outlet": "Reuters"}}')
+    for name in ("a", "b"):
+        (tmp_path / "news" / "world" / f"{name}.txt").write_text(f"Headline {name}\n\nThe body of story {name} is here.")
+    found = {a.id: a.outlet for a in load_articles([tmp_path / "news"])}
+    assert found == {"world_a": "BBC", "world_b": "Reuters"}
+
+
+def test_metadata_that_is_not_an_object_is_named(tmp_path):
+    (tmp_path / "metadata.json").write_text('["not", "an", "object"]')
+    (tmp_path / "a.txt").write_text("Headline\n\nThe body of the story is here.")
+    warnings = []
+    assert [a.id for a in load_articles([tmp_path], warnings.append)] == ["a"]
+    assert any("metadata.json" in w and "list" in w for w in warnings)
+
+
+def test_only_web_urls_are_kept_and_bad_jsonl_lines_are_skipped(tmp_path):
+    lines = [
+        '{"id": "x", "text": "An article body that is long enough.", "url": "javascript:alert(1)"}',
+        '{"id": "y", "text": "Another body that is long enough.", "url": "https://example.org/y"}',
+        '{"id": "z", "text": "who \\ud800 is this"}',
+        "[" * 100000 + "]" * 100000,
+    ]
+    (tmp_path / "a.jsonl").write_text("\n".join(lines))
+    warnings = []
+    found = {a.id: a.url for a in load_articles([tmp_path / "a.jsonl"], warnings.append)}
+    assert found == {"x": None, "y": "https://example.org/y"}
+    assert any("javascript:alert(1)" in w and "only http(s)" in w for w in warnings)
+    assert any("line 3" in w and "surrogate" in w for w in warnings)
+    assert any("line 4" in w for w in warnings)

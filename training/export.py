@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.reader import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, Reader, best_span
+from qa.reader import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, best_span
 from qa.squad import squad_articles
 
 from .reader import CHECKPOINT, PROJECT, SQUAD, base_model, encode, questions

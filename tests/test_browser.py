@@ -1,0 +1,160 @@
+"""The web form and the reading view in a real headless Chromium (Debian's chromium + chromium-driver, via Selenium).
+
+Screenshots of the answer page and the reading view land in var/screenshots/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from conftest import JET, ROOT
+
+CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+pytestmark = [
+    pytest.mark.skipif(
+        not (CHROMIUM and DRIVER),
+        reason="needs Debian's chromium and chromium-driver: apt-get install -y chromium chromium-driver (make test does it as root)",
+    ),
+    pytest.mark.timeout(120),
+]
+SHOTS = ROOT / "var" / "screenshots"
+XSS = "<script>window.__xss = 1</script>"
+
+
+class _Server:
+    """uvicorn serving one app on a free loopback port, in a thread, for the length of a test module."""
+
+    def __init__(self, app) -> None:
+        import uvicorn
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.time() + 30
+        while not self.server.started and time.time() < deadline:
+            time.sleep(0.05)
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def site(settings, engine):
+    from api.app import create_app
+
+    server = _Server(create_app(settings, engine))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1200,1400"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _ask(browser, site: str, question: str, **fields: str) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    browser.get(site + "/")
+    box = browser.find_element(By.NAME, "q")
+    box.clear()
+    box.send_keys(question)
+    for name, value in fields.items():
+        element = browser.find_element(By.NAME, name)
+        if element.tag_name == "select":
+            Select(element).select_by_value(value)
+        else:
+            element.clear()
+            element.send_keys(value)
+    browser.find_element(By.CSS_SELECTOR, "form.ask button[type=submit]").click()
+
+
+def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
+    from selenium.webdriver.common.by import By
+
+    _ask(browser, site, JET)
+    answer = browser.find_element(By.CSS_SELECTOR, ".answer")
+    assert "November of 2015" in answer.find_element(By.CSS_SELECTOR, "b.span").text
+    assert "Arutz Sheva" in answer.text and "Putin and Erdogan agree" in answer.text
+    assert "Arutz Sheva" in browser.find_element(By.ID, "citation").text
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "answer.png"))
+
+    answer.find_element(By.CSS_SELECTOR, "a.evidence").click()
+    marked = browser.find_element(By.ID, "hl")
+    assert "Ankara shot down" in marked.text
+    assert browser.find_element(By.CSS_SELECTOR, "mark b.span").text == "November of 2015"
+    assert "/tmp" not in browser.find_element(By.CSS_SELECTOR, ".source").text
+    browser.save_screenshot(str(SHOTS / "reading.png"))
+
+
+def test_outlet_select_filters(browser, site):
+    from selenium.webdriver.common.by import By
+
+    _ask(browser, site, "Idlib", outlet="TASS")
+    sources = [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".passage .source")]
+    assert sources and all("TASS" in s for s in sources)
+
+
+def test_bad_date_is_explained(browser, site):
+    from selenium.webdriver.common.by import By
+
+    _ask(browser, site, "Idlib", since="yesterday")
+    assert "since must be a date in ISO format YYYY-MM-DD" in browser.find_element(By.CSS_SELECTOR, ".error").text
+
+
+def test_script_and_javascript_payloads_run_nothing(browser, tmp_path_factory):
+    from selenium.webdriver.common.by import By
+
+    from api.app import create_app
+    from index.build import build_index
+    from qa.settings import Settings
+
+    folder = tmp_path_factory.mktemp("xss")
+    article = {"id": "evil", "title": XSS, "outlet": XSS, "url": "javascript:window.__xss=1",
+               "text": f"The mayor said {XSS} the bridge would open in March 2021 after repairs."}
+    (folder / "evil.jsonl").write_text(json.dumps(article) + "\n")
+    build_index([folder / "evil.jsonl"], folder / "index")
+    server = _Server(create_app(Settings.from_env(index=folder / "index")))
+    try:
+        _ask(browser, server.url, XSS + " When will the bridge open?")
+        assert browser.execute_script("return window.__xss") is None
+        assert XSS in browser.find_element(By.NAME, "q").get_attribute("value")  # echoed as text, not run
+        browser.get(server.url + "/read/evil")
+        assert browser.execute_script("return window.__xss") is None
+        assert not browser.find_elements(By.CSS_SELECTOR, "a[href^='javascript:']")
+        assert XSS in browser.find_element(By.TAG_NAME, "h1").text
+    finally:
+        server.stop()
+
+
+def test_docs_render_offline(browser, site):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(site + "/docs")
+    WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
+    assert any("/ask" in e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
