@@ -8,7 +8,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -113,9 +113,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     app = FastAPI(
         title="News QA", description="Answers with sources from news articles.", version="0.1.0", docs_url=None, redoc_url=None
     )
-    # Swagger UI's own assets, from the installed swagger-ui-bundle package: FastAPI's default page loads them from a
-    # CDN, which leaves /docs blank offline.
-    app.mount("/static/swagger", StaticFiles(directory=str(swagger_ui_path)), name="swagger")
+    # Swagger UI's own assets, from the installed swagger-ui-py package (Swagger UI 5, which reads OpenAPI 3.1):
+    # FastAPI's default page loads them from a CDN, which leaves /docs blank offline.
+    app.mount("/static/swagger", StaticFiles(directory=str(SWAGGER_UI_PY_ROOT / "static")), name="swagger")
 
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, StrictInt, StrictStr
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
 
 from qa.engine import MAX_K, MAX_QUESTION
 
 
+def _whole(value: object) -> object:
+    """JSON Schema counts 2.0 as an integer, so the API takes it; 2.5, "2" and true are still refused."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 class AskRequest(BaseModel):
     question: StrictStr = Field(min_length=1, max_length=MAX_QUESTION)
-    k: StrictInt = Field(5, ge=1, le=MAX_K)
+    k: Annotated[StrictInt, BeforeValidator(_whole)] = Field(5, ge=1, le=MAX_K)
     outlet: StrictStr | None = None
     since: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
     until: StrictStr | None = Field(None, json_schema_extra={"format": "date"})

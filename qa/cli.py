@@ -130,7 +130,9 @@ def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: boo
     else:
         from .render import render_markdown, render_text
 
-        click.echo(render_markdown(result) if fmt == "markdown" else render_text(result, color=_colour(color)))
+        colour = _colour(color) and fmt == "text"
+        # click.echo strips styles when stdout is not a terminal unless told: --color must survive a pipe
+        click.echo(render_markdown(result) if fmt == "markdown" else render_text(result, color=colour), color=colour)
 
 
 @main.command()

@@ -178,7 +178,9 @@ class Engine:
         for other in picked:
             if other is not pick:
                 other.also_in.clear()
-        key = span if shown else text[sentence[0] : sentence[1]]
+        # Without a short answer only the sentence's numbers and dates count: names recur across every article on
+        # the subject ("Russia", "Ankara"), so they cannot show that two outlets state the same fact.
+        key = span if shown else " ".join(w for w in re.findall(r"\w+", text[sentence[0] : sentence[1]]) if w[0].isdigit())
         pick.also_in[:] = [c for c in pick.also_in if shares_key(key, c.text, question)]
         source = Source(**pick.record["source"])
         paragraph = paragraph_number(self.index.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])

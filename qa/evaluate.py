@@ -141,7 +141,7 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
                 p.rank
                 for p in result.passages
                 if _contains(p.text, question.answers)
-                and (not question.docs or any(p.source.id.startswith(d) for d in question.docs))
+                and (not question.docs or p.source.id in question.docs)
             ),
             None,
         )

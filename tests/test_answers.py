@@ -1,4 +1,4 @@
-"""Short answer spans, filters before top-k, and corroboration across outlets."""
+"""Answers on the seeds, filters before top-k, and corroboration across outlets."""
 
 import pytest
 
@@ -15,11 +15,14 @@ from conftest import JET
         ("Where does the Syrian Constitutional Committee work?", "Geneva"),
     ],
 )
-def test_short_answer_span(engine, question, span):
-    answer = engine.ask(question).answer
-    assert answer is not None and answer.text == span
-    passage = next(p for p in engine.ask(question).passages if p.id == answer.passage_id)
-    assert passage.text[answer.start : answer.end] == span
+def test_answer_sentence_holds_the_answer_and_a_shown_span_is_it(engine, question, span):
+    """The short answer is shown only above the calibrated threshold; when it is, it must be the answer."""
+    result = engine.ask(question)
+    answer = result.answer
+    assert answer is not None and span in answer.sentence
+    assert answer.text in (None, span)
+    if answer.text:
+        assert result.passages[0].text[answer.start : answer.end] == span
 
 
 def test_unanswerable_questions_say_so(engine):

@@ -187,3 +187,43 @@ def test_openapi_declares_the_limits(client):
     assert body["question"]["maxLength"] == 1000 and body["k"]["maximum"] == 50
     article = spec["paths"]["/articles/{article_id}"]["get"]["parameters"][0]["schema"]
     assert article["pattern"].startswith("^[A-Za-z0-9")
+
+
+def test_outlets_lists_known_outlets_and_dates(client):
+    body = client.get("/outlets").json()
+    assert {"name": "TASS", "articles": 2} in body["outlets"]
+    assert body["articles"] == 5 and body["dated"] + body["undated"] == 5
+    assert body["earliest"] == body["latest"] == "2020-02-28"
+
+
+def test_date_filters_say_how_many_undated_articles_they_left_out(client):
+    body = client.get("/search", params={"q": "Idlib", "since": "2020-01-01"}).json()
+    assert body["filtered"] == {"articles": 1, "undated_excluded": 4}
+    assert client.get("/search", params={"q": "Idlib"}).json()["filtered"] is None
+    none = client.get("/ask", params={"q": "Idlib", "outlet": "nobody"}).json()
+    assert none["filtered"]["articles"] == 0 and none["passages"] == [] and none["answerable"] is False
+    page = client.get("/", params={"q": "Idlib", "outlet": "nobody"}).text
+    assert "No articles match these filters" in page and "do not seem to answer" not in page
+    page = client.get("/", params={"q": "Idlib", "since": "2020-01-01"}).text
+    assert "left out 4 undated articles" in page
+
+
+def test_reading_view_marks_sentence_and_span_and_hides_machine_paths(client):
+    text = client.get("/articles/000_57d2e1b9fe295f13").json()["text"]
+    start = text.index("Turkey and Russia were in a state of open tension")
+    end = text.index("Russian officers.", start) + len("Russian officers.")
+    span = text.index("November of 2015")
+    params = {"start": start, "end": end, "span_start": span, "span_end": span + len("November of 2015")}
+    page = client.get("/read/000_57d2e1b9fe295f13", params=params).text
+    assert '<b class="span">November of 2015</b>' in page and 'id="hl"' in page
+    assert "seeds/000_57d2e1b9fe295f13.txt" in page and "/tmp/" not in page
+    # the answer's own link carries the sentence's offsets
+    body = client.get("/ask", params={"q": JET}).json()
+    top = body["passages"][0]
+    assert text[top["start"] + top["highlight"]["start"] : top["start"] + top["highlight"]["end"]] == body["answer"]["sentence"]
+
+
+def test_docs_page_loads_its_assets_locally(client):
+    page = client.get("/docs").text
+    assert "/static/swagger/swagger-ui-bundle.js" in page and "cdn" not in page.lower()
+    assert client.get("/static/swagger/swagger-ui-bundle.js").status_code == 200

@@ -30,9 +30,11 @@ def _cheap_cold_commands(index):
 
 
 def test_latency_has_every_path_and_ratio(tiny):
-    assert set(tiny["latency"]["ms"]) == {"st_encode", "st_encode_flat", "engine_ask", "http_ask"}
+    paths = {"st_encode", "st_encode_flat", "engine_search", "engine_ask", "http_search", "http_ask"}
+    assert set(tiny["latency"]["ms"]) == paths
     assert all(stats["p50"] > 0 for stats in tiny["latency"]["ms"].values())
     assert tiny["latency"]["ratios"]["http_p50_over_st_encode_p50"] > 0
+    assert tiny["latency"]["ratios"]["http_search_p50_over_st_encode_p50"] > 0
     assert tiny["server"]["workers"] >= 1
 
 
@@ -57,4 +59,4 @@ def test_missing_wrk_is_reported_not_crashed(monkeypatch, capsys):
 
 def test_markdown_names_the_machine_and_goals(tiny):
     text = latency.markdown(tiny)
-    assert tiny["machine"] in text and "<= 0.5" in text and "Cold start" in text
+    assert tiny["machine"] in text and "<= 0.7" in text and "<= 3" in text and "Cold start" in text

@@ -96,7 +96,7 @@ def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
 
     _ask(browser, site, JET)
     answer = browser.find_element(By.CSS_SELECTOR, ".answer")
-    assert "November of 2015" in answer.find_element(By.CSS_SELECTOR, "b.span").text
+    assert "November of 2015" in answer.text  # the short span, or the sentence when the span is not sure enough
     assert "Arutz Sheva" in answer.text and "Putin and Erdogan agree" in answer.text
     assert "Arutz Sheva" in browser.find_element(By.ID, "citation").text
     SHOTS.mkdir(parents=True, exist_ok=True)
@@ -104,8 +104,9 @@ def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
 
     answer.find_element(By.CSS_SELECTOR, "a.evidence").click()
     marked = browser.find_element(By.ID, "hl")
-    assert "Ankara shot down" in marked.text
-    assert browser.find_element(By.CSS_SELECTOR, "mark b.span").text == "November of 2015"
+    assert "Ankara shot down" in marked.text and "November of 2015" in marked.text
+    shown = browser.find_elements(By.CSS_SELECTOR, "mark b.span")
+    assert [e.text for e in shown] in ([], ["November of 2015"])
     assert "/tmp" not in browser.find_element(By.CSS_SELECTOR, ".source").text
     browser.save_screenshot(str(SHOTS / "reading.png"))
 

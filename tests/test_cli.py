@@ -14,6 +14,7 @@ def run(seeds_index):
     def invoke(*args):
         return CliRunner().invoke(main, [*args], env={"QA_INDEX": str(seeds_index)})
 
+    invoke.index = str(seeds_index)
     return invoke
 
 
@@ -103,7 +104,7 @@ def test_search_gives_the_passages_without_the_reader(run, client):
     result = run("search", JET, "--json", "-k", "3")
     assert result.exit_code == 0, result.output
     cli = json.loads(result.output)
-    assert set(cli) == {"question", "passages", "took_ms"}
+    assert set(cli) == {"question", "passages", "filtered", "took_ms"}
     api = client.get("/search", params={"q": JET, "k": 3}).json()
     assert [p["id"] for p in cli["passages"]] == [p["id"] for p in api["passages"]]
     text = run("search", JET, "-k", "2")
@@ -113,3 +114,27 @@ def test_search_gives_the_passages_without_the_reader(run, client):
 def test_search_bad_input_is_one_line(run):
     result = run("search", "jet", "-k", "0")
     assert result.exit_code != 0 and result.output.strip() == "Error: k must be an integer from 1 to 50"
+
+
+def test_ask_formats(run):
+    citation = run("ask", JET, "--format", "citation")
+    assert citation.exit_code == 0, citation.output
+    assert citation.output.startswith("Arutz Sheva, n.d., 'Putin and Erdogan agree to coordinate actions in Syria', paragraph ")
+    assert "November of 2015" in citation.output
+    markdown = run("ask", JET, "--format", "markdown", "-k", "2")
+    assert markdown.exit_code == 0 and markdown.output.startswith(f"**Q:** {JET}") and "> Arutz Sheva" in markdown.output
+    declined = run("ask", "Who won the 2018 FIFA World Cup?", "--format", "citation")
+    assert declined.exit_code != 0 and declined.output.strip() == "Error: no answer to cite: these articles do not answer the question"
+
+
+def test_text_answer_names_its_source_and_colour_follows_no_color(run):
+    plain = run("ask", JET, "--color")
+    assert "\x1b[" in plain.output
+    result = CliRunner().invoke(main, ["ask", JET], env={"QA_INDEX": run.index, "NO_COLOR": "1"})
+    assert "\x1b[" not in result.output
+    assert "Source: Putin and Erdogan agree to coordinate actions in Syria | Arutz Sheva" in result.output
+
+
+def test_version_and_typed_help(run):
+    assert run("--version").output.startswith("qa, version ")
+    assert "-k INTEGER" in run("ask", "--help").output

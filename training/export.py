@@ -114,7 +114,9 @@ def main() -> None:
 
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(args.checkpoint))
+    # Per-epoch checkpoints hold only the weights; the tokenizer is the base model's either way.
+    has_tokenizer = (args.checkpoint / "tokenizer.json").is_file()
+    tokenizer = AutoTokenizer.from_pretrained(str(args.checkpoint if has_tokenizer else base_model()))
     args.target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         float_file = Path(tmp) / "reader-float.onnx"

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import time
 from pathlib import Path
@@ -237,7 +238,8 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
     tokenizer.save_pretrained(args.out)
-    (args.out / "training.json").write_text(json.dumps({**{k: str(v) for k, v in vars(args).items()}, "steps": step,
+    settings = {k: os.path.relpath(v, PROJECT) if isinstance(v, Path) else str(v) for k, v in vars(args).items()}
+    (args.out / "training.json").write_text(json.dumps({**settings, "steps": step,
                                                          "windows": len(items), "minutes": (time.time() - started) / 60}, indent=2))
     print(f"saved {args.out} after {step} steps in {(time.time() - started) / 60:.1f} min", flush=True)
 
