@@ -4,7 +4,7 @@
 import os
 from pathlib import Path as FilePath
 
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
@@ -92,6 +92,17 @@ def _allowed_methods(app: FastAPI, request: Request) -> list[str]:
     return sorted(methods)
 
 
+async def question_query(
+    q: str = Query(..., min_length=1, max_length=MAX_QUESTION, description="The question"),
+    k: int = Query(5, ge=1, le=MAX_K, description=f"Passages to return, 1-{MAX_K}"),
+    outlet: str | None = Query(None, description="Only this outlet (GET /outlets lists them)"),
+    since: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+    until: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+) -> dict:
+    """The query parameters /ask and /search share, as Engine keyword arguments; async, so no thread-pool hop."""
+    return {"question": q, "k": k, "outlet": outlet, "since": since, "until": until}
+
+
 def _int_or(value: str, default: int) -> int:
     """int() of a form field, or default: "²" passes str.isdigit but not int()."""
     try:
@@ -148,38 +159,26 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "internal error; the server log has details"}, status_code=500)
 
-    # /ask is the hot path. It runs on the event loop, not in the thread pool: the hop cost ~0.4 ms of a ~4 ms
-    # answer. The price is that one worker answers one question at a time (and /health waits behind it); `qa serve`
-    # runs a worker per core for concurrency. The answer is serialised once by orjson; response_model only documents
-    # it (tests/test_api.py checks the two agree).
+    # /ask and /search run on the event loop, not in the thread pool: the hop cost ~0.4 ms. The price is that one
+    # worker answers one question at a time (and /health waits behind it, ~60 ms with the reader); `qa serve` runs a
+    # worker per core for concurrency. Answers are serialised once by orjson; response_model only documents them
+    # (tests/test_api.py checks the two agree).
     @app.get("/ask", response_model=AskResponse, responses=ERRORS)
-    async def ask_get(
-        q: str = Query(..., min_length=1, max_length=MAX_QUESTION, description="The question"),
-        k: int = Query(5, ge=1, le=MAX_K, description=f"Passages to return, 1-{MAX_K}"),
-        outlet: str | None = None,
-        since: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
-        until: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
-    ) -> Response:
-        return _json(engine.ask(q, k=k, outlet=outlet, since=since, until=until))
+    async def ask_get(asked: dict = Depends(question_query)) -> Response:
+        return _json(engine.ask(**asked))
 
     @app.post("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_post(body: AskRequest) -> Response:
-        return _json(engine.ask(body.question, k=body.k, outlet=body.outlet, since=body.since, until=body.until))
+        return _json(engine.ask(**body.model_dump()))
 
     # The passages without the reader, for clients that only want them; same parameters, same passages.
     @app.get("/search", response_model=SearchResponse, responses=ERRORS)
-    async def search_get(
-        q: str = Query(..., min_length=1, max_length=MAX_QUESTION, description="The question"),
-        k: int = Query(5, ge=1, le=MAX_K, description=f"Passages to return, 1-{MAX_K}"),
-        outlet: str | None = None,
-        since: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
-        until: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
-    ) -> Response:
-        return _json(engine.search(q, k=k, outlet=outlet, since=since, until=until))
+    async def search_get(asked: dict = Depends(question_query)) -> Response:
+        return _json(engine.search(**asked))
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS)
     async def search_post(body: AskRequest) -> Response:
-        return _json(engine.search(body.question, k=body.k, outlet=body.outlet, since=body.since, until=body.until))
+        return _json(engine.search(**body.model_dump()))
 
     @app.get("/outlets", response_model=OutletsOut)
     def outlets() -> dict:

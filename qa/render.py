@@ -52,7 +52,8 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
         else:
             lines.append(f"Answer sentence (confidence {found.confidence:.2f}):")
         lines.append(f"Sentence: {found.sentence}")
-        lines.append(f"Source: {s.title or s.id} | {s.outlet or 'outlet unknown'} | {s.published or 'date unknown'}  [{found.passage_id}]")
+        rank = next((p.rank for p in answer.passages if p.id == found.passage_id), 1)
+        lines.append(f"Source: {s.title or s.id} | {s.outlet or 'outlet unknown'} | {s.published or 'date unknown'} | passage {rank}  [{found.passage_id}]")
     elif isinstance(answer, Answer):
         lines.append("No answer found in these articles; the closest passages are below.")
     for p in answer.passages:

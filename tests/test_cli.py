@@ -132,7 +132,7 @@ def test_text_answer_names_its_source_and_colour_follows_no_color(run):
     assert "\x1b[" in plain.output
     result = CliRunner().invoke(main, ["ask", JET], env={"QA_INDEX": run.index, "NO_COLOR": "1"})
     assert "\x1b[" not in result.output
-    assert "Source: Putin and Erdogan agree to coordinate actions in Syria | Arutz Sheva" in result.output
+    assert "Source: Putin and Erdogan agree to coordinate actions in Syria | Arutz Sheva | date unknown | passage 1" in result.output
 
 
 def test_version_and_typed_help(run):
