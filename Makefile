@@ -32,7 +32,7 @@ test: $(STAMP)
 	  echo "browser tests will skip: apt-get install -y chromium chromium-driver"
 	$(PY) -m pytest -q
 
-# The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (about an hour on 2 cores):
+# The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (~85 min of training on 2 cores):
 # fine-tune on SQuAD's training split, export to int8 ONNX, then choose thresholds and calibrate on the tuning split.
 reader: $(STAMP)
 	$(PY) -m training.reader
