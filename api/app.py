@@ -7,16 +7,17 @@ from pathlib import Path as FilePath
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.staticfiles import StaticFiles
-from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
+from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from qa.answer import Answer, Results
 from qa.engine import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION, Engine
 from qa.errors import QAError
+from qa.render import filter_notes, segments
 from qa.settings import Settings
 
 from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse
@@ -49,17 +50,6 @@ def _validation_message(exc: RequestValidationError) -> str:
             return RULES[field]
         return f"{field}: {error.get('msg', 'invalid value')}; " + BODY_RULE
     return BODY_RULE
-
-
-def segments(text: str, highlight: dict, span: tuple[int, int] | None) -> list[tuple[str, str]]:
-    """Split a passage into (kind, text) pieces: plain, the marked sentence, and the bold answer span inside it."""
-    h0, h1 = highlight["start"], highlight["end"]
-    if span is None or not (h0 <= span[0] < span[1] <= h1):
-        return [("plain", text[:h0]), ("mark", text[h0:h1]), ("plain", text[h1:])]
-    return [
-        ("plain", text[:h0]), ("mark", text[h0 : span[0]]), ("span", text[span[0] : span[1]]),
-        ("mark", text[span[1] : h1]), ("plain", text[h1:]),
-    ]
 
 
 class HeadAsGet:
@@ -216,7 +206,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
                 status, error = exc.status, str(exc)
         return templates.TemplateResponse(
             request, "index.html",
-            {**context, "answer": answer, "error": error, "segments": segments, "known": engine.outlets()},
+            {**context, "answer": answer, "error": error, "segments": segments, "known": engine.outlets(),
+             "notes": filter_notes(answer) if answer else []},
             status_code=status,
         )
 

@@ -355,10 +355,9 @@ class IndexReader:
         spans = self.units[units, 1:3] - np.repeat(meta[:, 2], counts)[:, None]
         return Sentences(begins.tolist(), counts.tolist(), spans, self.unit_vectors[units].astype(np.float32))
 
-    def article_mask(self, outlet: str | None, since: date | None, until: date | None) -> np.ndarray | None:
-        """A per-passage boolean mask for the filters, or None when nothing is filtered."""
-        ok = self.article_filter(outlet, since, until)
-        return None if ok is None else ok[self.passages[:, 0]]
+    def passage_mask(self, articles: np.ndarray) -> np.ndarray:
+        """A per-article boolean mask (article_filter's) spread over each article's passages."""
+        return articles[self.passages[:, 0]]
 
     def undated(self) -> np.ndarray:
         """Per article: True where no publication date is known (date filters leave these out)."""

@@ -6,6 +6,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from datetime import date
+from functools import cached_property
 from typing import Callable
 
 import numpy as np
@@ -180,17 +181,18 @@ class Engine:
                 other.also_in.clear()
         # Without a short answer only the sentence's numbers and dates count: names recur across every article on
         # the subject ("Russia", "Ankara"), so they cannot show that two outlets state the same fact.
-        key = span if shown else " ".join(w for w in re.findall(r"\w+", text[sentence[0] : sentence[1]]) if w[0].isdigit())
+        said = text[sentence[0] : sentence[1]]
+        key = span if shown else " ".join(w for w in re.findall(r"\w+", said) if w[0].isdigit())
         pick.also_in[:] = [c for c in pick.also_in if shares_key(key, c.text, question)]
         source = Source(**pick.record["source"])
         paragraph = paragraph_number(self.index.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])
         return AnswerSpan(
             text=span if shown else None,
-            sentence=text[sentence[0] : sentence[1]],
+            sentence=said,
             passage_id=pick.record["id"],
             confidence=round(span_confidence if shown else self.reader.sentence_confidence(found.reading, retrieval), 4),
             source=source,
-            citation=citation(source, paragraph, text[sentence[0] : sentence[1]]),
+            citation=citation(source, paragraph, said),
             start=found.start if shown else None,
             end=found.end if shown else None,
         )
@@ -208,7 +210,7 @@ class Engine:
         if ok is not None:
             undated = int((self.index.undated() & ~ok).sum()) if since or until else 0
             filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
-        mask = None if ok is None else ok[self.index.passages[:, 0]]
+        mask = None if ok is None else self.index.passage_mask(ok)
         return question, self._picks(question, k, mask), filtered
 
     @staticmethod
@@ -231,8 +233,16 @@ class Engine:
         candidates = hybrid_search(self.index, query_vector, query_terms, k, mask)
         return pick_passages(self.index, candidates, k, query_vector, query_terms, question)
 
+    @cached_property
+    def _outlets(self) -> dict:
+        return self._count_outlets()
+
     def outlets(self) -> dict:
-        """The outlets the index knows with their article counts, and the range of publication dates."""
+        """The outlets the index knows with their article counts, and the range of publication dates (worked out
+        once: every form page shows them, and an engine's index never changes)."""
+        return self._outlets
+
+    def _count_outlets(self) -> dict:
         counts: dict[str, int] = {}
         for a in self.index.articles:
             if a["outlet"]:

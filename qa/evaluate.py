@@ -20,7 +20,7 @@ from index.documents import safe_id
 from .engine import Engine
 from .errors import QAError
 from .settings import Settings
-from .squad import split_of
+from .squad import split_of, squad_articles, write_corpus
 
 
 @dataclass
@@ -156,7 +156,7 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
                 shown += 1
                 confidences.append(result.answer.confidence)
                 right.append(ok)
-                em += max(float(_normalise(span) == _normalise(a)) for a in question.answers)
+                em += max(exact_match(span, a) for a in question.answers)
                 f1 += max(f1_score(span, a) for a in question.answers)
     n = len(ranks) or 1
     return Report(
@@ -182,19 +182,16 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
 def squad_questions(squad_file: Path, folder: Path, limit: int | None, split: str | None = None, seed: int = 13) -> list[Question]:
     """Write all of SQuAD's articles as one jsonl document each into folder; return a seeded sample of the
     questions of one split (qa/squad.py), or of all of them."""
-    data = json.loads(Path(squad_file).read_text("utf-8"))["data"]
+    data = squad_articles(squad_file)
+    write_corpus(data, folder / "squad.jsonl")
     questions = []
-    with open(folder / "squad.jsonl", "w", encoding="utf-8") as out:
-        for position, article in enumerate(data):
-            article_id = safe_id(article["title"])
-            text = "\n\n".join(p["context"] for p in article["paragraphs"])
-            out.write(json.dumps({"id": article_id, "title": article["title"].replace("_", " "), "text": text}) + "\n")
-            if split is not None and split_of(position) != split:
-                continue
-            for paragraph in article["paragraphs"]:
-                for qa in paragraph["qas"]:
-                    answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
-                    questions.append(Question(qa["question"], answers, [article_id]))
+    for position, article in enumerate(data):
+        if split is not None and split_of(position) != split:
+            continue
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
+                questions.append(Question(qa["question"], answers, [safe_id(article["title"])]))
     if limit and limit < len(questions):
         questions = random.Random(seed).sample(questions, limit)
     return questions

@@ -15,17 +15,25 @@ def _source_line(p: Passage) -> str:
     return " | ".join(bits) + f"  [{p.id}, chars {p.start}-{p.end}]"
 
 
+def segments(text: str, highlight: dict, span: tuple[int, int] | None) -> list[tuple[str, str]]:
+    """Split a passage into (kind, text) pieces: plain, the marked sentence, and the bold answer span inside it."""
+    h0, h1 = highlight["start"], highlight["end"]
+    if span is None or not (h0 <= span[0] < span[1] <= h1):
+        return [("plain", text[:h0]), ("mark", text[h0:h1]), ("plain", text[h1:])]
+    return [
+        ("plain", text[:h0]), ("mark", text[h0 : span[0]]), ("span", text[span[0] : span[1]]),
+        ("mark", text[span[1] : h1]), ("plain", text[h1:]),
+    ]
+
+
 def _marked(p: Passage, color: bool, span: tuple[int, int] | None) -> str:
     """The passage with its sentence marked (yellow, or >>...<<) and the short answer in it bold (or **...**).
     Each piece is styled on its own: a reset after the bold span would otherwise end the yellow too."""
-    h0, h1 = p.highlight["start"], p.highlight["end"]
-    a, b = (span[0], span[1]) if span is not None and h0 <= span[0] < span[1] <= h1 else (h1, h1)
-    before, bold, after = p.text[h0:a], p.text[a:b], p.text[b:h1]
+    pieces = segments(p.text, p.highlight, span)
     if color:
-        marked = click.style(before, fg="yellow") + click.style(bold, fg="yellow", bold=True) + click.style(after, fg="yellow")
-    else:
-        marked = ">>" + before + (f"**{bold}**" if bold else "") + after + "<<"
-    return p.text[:h0] + marked + p.text[h1:]
+        return "".join(piece if kind == "plain" else click.style(piece, fg="yellow", bold=kind == "span") for kind, piece in pieces)
+    inner = "".join(f"**{piece}**" if kind == "span" else piece for kind, piece in pieces[1:-1])
+    return f"{pieces[0][1]}>>{inner}<<{pieces[-1][1]}"
 
 
 def filter_notes(answer: Answer | Results) -> list[str]:

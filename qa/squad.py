@@ -19,6 +19,16 @@ def split_of(position: int) -> str:
     return "tune" if position % 12 == 2 else "train"
 
 
+def write_corpus(articles: list[dict], path: Path) -> None:
+    """SQuAD articles as a jsonl file of documents, one per article (paragraphs joined), as the index reads them."""
+    from index.documents import safe_id
+
+    with open(path, "w", encoding="utf-8") as out:
+        for article in articles:
+            text = "\n\n".join(p["context"] for p in article["paragraphs"])
+            out.write(json.dumps({"id": safe_id(article["title"]), "title": article["title"].replace("_", " "), "text": text}) + "\n")
+
+
 def squad_articles(squad_file: Path, split: str | None = None) -> list[dict]:
     """The SQuAD articles of one split (all of them when split is None), in file order."""
     if split is not None and split not in SPLITS:

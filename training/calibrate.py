@@ -27,12 +27,11 @@ import numpy as np
 from scipy.optimize import minimize
 
 from index.build import build_index
-from index.documents import safe_id
 from qa.engine import Engine
 from qa.evaluate import reliability, span_right
 from qa.reader import CONFIG_FILE, Calibration, Reader
 from qa.settings import Settings
-from qa.squad import squad_articles
+from qa.squad import squad_articles, write_corpus
 
 from .export import TARGET
 from .reader import SQUAD
@@ -40,14 +39,6 @@ from .reader import SQUAD
 ANSWERED = 0.90  # share of answerable tuning questions that must still be answered
 PRECISION = 0.90  # share of shown short answers that must be right
 FEATURES = ("margin", "log_prob", "retrieval")
-
-
-def write_corpus(articles: list[dict], path: Path) -> None:
-    """SQuAD articles as jsonl documents, one per article, as `qa eval --squad` indexes them."""
-    with open(path, "w", encoding="utf-8") as out:
-        for article in articles:
-            text = "\n\n".join(p["context"] for p in article["paragraphs"])
-            out.write(json.dumps({"id": safe_id(article["title"]), "title": article["title"].replace("_", " "), "text": text}) + "\n")
 
 
 def readings(engine: Engine, articles: list[dict]) -> list[dict]:
