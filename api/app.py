@@ -10,6 +10,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
@@ -20,7 +21,8 @@ from qa.errors import QAError
 from qa.render import filter_notes, segments
 from qa.settings import Settings
 
-from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse
+from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse, WriteOut
+from .writes import ARTICLES_BODY, WRITE_ERRORS, check_token, read_json
 
 TEMPLATES = FilePath(__file__).parent / "templates"
 RULES = {
@@ -184,8 +186,24 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
 
     @app.get("/health")
     def health() -> dict:
-        manifest = engine.index.manifest
-        return {"status": "ok", "model": manifest["model"]["name"], **manifest["counts"]}
+        manifest = engine.view().manifest
+        return {"status": "ok", "model": manifest["model"]["name"], "generation": manifest["generation"],
+                "segments": manifest["segments"], **manifest["counts"]}
+
+    def writer(request: Request) -> None:
+        """Writes need the server's token, compared in constant time; without one configured they are off."""
+        check_token(settings.write_token, request.headers.get("authorization"))
+
+    @app.post("/articles", status_code=201, response_model=WriteOut, responses=WRITE_ERRORS,
+              dependencies=[Depends(writer)], openapi_extra=ARTICLES_BODY)
+    async def add_articles(request: Request) -> JSONResponse:
+        body = await read_json(request)
+        return JSONResponse(await run_in_threadpool(engine.add, body), status_code=201)
+
+    @app.delete("/articles/{article_id:path}", response_model=WriteOut, responses=WRITE_ERRORS,
+                dependencies=[Depends(writer)])
+    def delete_article(article_id: str = Path(..., pattern=ARTICLE_ID.pattern)) -> dict:
+        return engine.delete(article_id)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def form(

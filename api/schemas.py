@@ -113,3 +113,24 @@ class ArticleText(SourceOut):
 
 class ErrorOut(BaseModel):
     error: str
+
+
+class ArticleIn(BaseModel):
+    """One article to add; `id` defaults to one made from the text, so posting the same text again replaces it."""
+
+    id: StrictStr | None = None
+    title: StrictStr | None = None
+    text: StrictStr = Field(min_length=1)
+    outlet: StrictStr | None = None
+    published: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
+    url: StrictStr | None = None
+
+
+class ArticlesIn(BaseModel):
+    articles: list[ArticleIn] = Field(min_length=1, max_length=1000)
+
+
+class WriteOut(BaseModel):
+    ids: list[str] | None = None
+    deleted: list[str] | None = None
+    generation: int

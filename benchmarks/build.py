@@ -82,12 +82,14 @@ def load_baseline():
 
 
 def index_figures(index: Path) -> dict:
-    from index.store import current_version
+    """Counts of the built index, and its whole folder on disk: segments, commit and the ONNX model export."""
+    from index.store import IndexReader
 
-    version = current_version(index)
-    manifest = json.loads((version / "manifest.json").read_text())
-    return {"passages": manifest["counts"]["passages"], "sentences": manifest["counts"]["sentences"],
-            "articles": manifest["counts"]["articles"], "size_mb": dir_size_mb(version)}
+    reader = IndexReader(index)
+    counts = reader.counts()
+    reader.close()
+    return {"passages": counts["passages"], "sentences": counts["sentences"], "articles": counts["articles"],
+            "size_mb": dir_size_mb(index)}
 
 
 def compare(stories: int, repeat: int, scratch: Path) -> dict:

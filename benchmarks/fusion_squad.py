@@ -10,14 +10,16 @@ from index.build import build_index
 from index.store import IndexReader
 from index.encoder import open_encoder
 from index.terms import terms
+from index.lexical import bm25_scores
 from index.passages import sentences, PassageSpec
 import sys
 mt=int(sys.argv[1])
 tmp=Path(tempfile.mkdtemp()); (tmp/'docs').mkdir()
 qs=squad_questions(Path('/work/shared/data/squad-v1.1-dev/dev-v1.1.json'), tmp/'docs', 400)
 build_index([tmp/'docs'], tmp/'idx', spec=PassageSpec(max_tokens=mt))
-r=IndexReader(tmp/'idx'); enc=open_encoder(r.folder/'model','all-MiniLM-L6-v2')
+r=IndexReader(tmp/'idx'); enc=open_encoder(r.model_folder,'all-MiniLM-L6-v2')
 N=len(r); print('passages',N)
+RV=np.concatenate([np.asarray(s.vectors) for s in r.segments])  # a fresh build: no deleted rows
 # sentence vectors
 sent_rows=[]; sent_texts=[]
 for i in range(N):
@@ -34,9 +36,10 @@ def ranks_of(order): pass
 res={}
 for qi,q in enumerate(Q):
     qq=qs[qi]
-    dp=np.asarray(r.vectors)@q; mp=PV@q
+    dp=RV@q; mp=PV@q
     ss=SV@q; smax=np.full(N,-1.0); np.maximum.at(smax,sent_rows,ss)
-    ids=r.bm25.get_tokens_ids(terms(qq.q)); bm=r.bm25.get_scores_from_ids(ids) if ids else np.zeros(N)
+    qt=terms(qq.q); w=r.idf(qt)  # BM25 of every passage, with the statistics bm25_search uses
+    bm=np.concatenate([bm25_scores(s.postings,qt,w,r.avgdl) for s in r.segments]) if w else np.zeros(N)
     bmn=bm/(bm.max()+1e-9)
     def rrfrank(*arrs, w=None):
         w=w or [1]*len(arrs); s=np.zeros(N)

@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import numpy as np
+
 from benchmarks.common import PROJECT, machine, percentiles, qa_command, table, timed
 
 QUESTIONS = PROJECT / "tests" / "questions"
@@ -80,9 +82,12 @@ class Baseline:
         return self.flat.search(self.encode(question), 10)
 
 
-def passage_vectors(engine):
-    """The vectors the engine itself searches, read back from its FAISS index (Flat or HNSW alike)."""
-    return engine.index.dense.reconstruct_n(0, engine.index.dense.ntotal)
+def passage_vectors(engine) -> np.ndarray:
+    """The passage vectors the engine itself searches: every segment's live rows, from the float32 copies the
+    segments keep beside FAISS (whose codes may be int8)."""
+    view = engine.view()
+    parts = [s.vectors if live is None else s.vectors[live] for s, live in zip(view.segments, view.live)]
+    return np.ascontiguousarray(np.concatenate(parts), dtype=np.float32)
 
 
 # --- the HTTP server --------------------------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from index.build import build_index
-from index.store import index_exists
+from index.commit import generations
 
 from .common import PROJECT, reuters_article, reuters_stories
 
@@ -24,7 +24,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", type=Path, default=PROJECT / "var" / "bench" / f"reuters-{STORIES}")
     folder = parser.parse_args().work
-    if index_exists(folder / "index"):
+    if generations(folder / "index"):
         print(f"{folder / 'index'} exists")
         return
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,8 +10,9 @@ What is real and what is synthetic:
   those, as the build computes it. The noise is calibrated so that copies of one passage are as similar to each
   other as a real passage is to its nearest passage from another story (median cosine).
 - Queries are real: held-out Reuters headlines (stories outside the sample) embedded with the project's encoder.
-- The index is written by index.store.write_index and read by IndexReader, like a built one; only the
-  embedding of 1M texts is skipped. Exact search (FAISS Flat over the same vectors) is the baseline in the same run.
+- The index is one segment written by index.segment.write_segment under a commit, as a build writes it, and read
+  by IndexReader; only the embedding of 1M texts is skipped. Exact search (FAISS Flat over the same vectors) is the
+  baseline in the same run.
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.common import PROJECT, machine, percentiles, reuters_article, reuters_stories, table, timed
-from index import store
+from index import dense as dense_config
 from index.build import bm25_text, build_index, passage_vectors
+from index.commit import Commit, generations, write_commit
 from index.documents import Article
-from index.encoder import open_encoder
-from index.store import IndexReader, index_exists, single_thread_faiss, write_index
+from index.encoder import copy_model, open_encoder
+from index.lexical import Postings
+from index.segment import Segment, SegmentData, write_segment
+from index.store import IndexReader, single_thread_faiss
 from index.terms import terms
 from qa.search import hybrid_search
 
@@ -52,6 +56,17 @@ class Sample:
     query_vectors: np.ndarray
     query_terms: list[list[str]]
 
+    @property
+    def segment(self) -> Segment:
+        """The sample's arrays: a fresh build writes one segment, so its local rows are the view's rows."""
+        return only_segment(self.reader)
+
+
+def only_segment(reader: IndexReader) -> Segment:
+    if len(reader.segments) != 1:
+        raise RuntimeError(f"{reader.root} has {len(reader.segments)} segments; this benchmark expects one")
+    return reader.segments[0]
+
 
 # ---------------------------------------------------------------- the real sample
 
@@ -60,13 +75,14 @@ def load_sample(work: Path, stories: int, queries: int) -> Sample:
     """Build (once, cached under var/bench) the real index of the first `stories` stories; embed held-out headlines."""
     picked = list(reuters_stories(stories + queries))
     folder = work / f"sample-{stories}"
-    if not index_exists(folder / "index"):
+    # No commit: absent, or a cache in the format before segments, which the build replaces.
+    if not generations(folder / "index"):
         folder.mkdir(parents=True, exist_ok=True)
         source = folder / "stories.jsonl"
         source.write_text("".join(json.dumps(reuters_article(s)) + "\n" for s in picked[:stories]))
         build_index([source], folder / "index")
     reader = IndexReader(folder / "index")
-    encoder = open_encoder(reader.folder / "model", reader.manifest["model"]["name"])
+    encoder = open_encoder(reader.model_folder, reader.manifest["model"]["name"])
     headlines = [s["title"] for s in picked[stories:] if s["title"].strip()]
     return Sample(reader, _sample_terms(reader), encoder.encode(headlines), [terms(h) for h in headlines])
 
@@ -74,7 +90,7 @@ def load_sample(work: Path, stories: int, queries: int) -> Sample:
 def _sample_terms(reader: IndexReader) -> list[list[str]]:
     """BM25 terms of each sample passage, as the build derives them."""
     out = []
-    for article_idx, _, start, end, _, _ in np.asarray(reader.passages):
+    for article_idx, _, start, end, _, _ in np.asarray(only_segment(reader).passages):
         meta = reader.articles[int(article_idx)]
         out.append(terms(bm25_text(Article(id=meta["id"], text=reader.text(int(article_idx)), title=meta["title"]), int(start), int(end))))
     return out
@@ -91,13 +107,14 @@ def _perturb(units: np.ndarray, sigma: float, rng: np.random.Generator) -> np.nd
 
 def calibrate_sigma(sample: Sample, rng: np.random.Generator) -> tuple[float, float]:
     """The noise whose copies are as alike as real passages are to their nearest other-story passage."""
-    vectors = np.asarray(sample.reader.vectors)[:3000]
-    owner = np.asarray(sample.reader.passages[: len(vectors), 0])
+    segment = sample.segment
+    vectors = np.asarray(segment.vectors)[:3000]
+    owner = np.asarray(segment.passages[: len(vectors), 0])
     sims = vectors @ vectors.T
     sims[owner[:, None] == owner[None, :]] = -1.0
     target = float(np.median(sims.max(axis=1)))
-    units = np.asarray(sample.reader.unit_vectors, dtype=np.float32)
-    windows = np.asarray(sample.reader.passages[: len(vectors), 4:6])
+    units = np.asarray(segment.unit_vectors, dtype=np.float32)
+    windows = np.asarray(segment.passages[: len(vectors), 4:6])
 
     def sibling_cosine(sigma: float) -> float:
         a, b = (passage_vectors(_perturb(units, sigma, rng).astype(np.float32), windows) for _ in range(2))
@@ -122,9 +139,9 @@ class Corpus:
 
 def replicate(sample: Sample, n: int, sigma: float, scratch: Path, rng: np.random.Generator) -> Corpus:
     """n passages: whole copies of the sample, copy-major, cut after the n-th passage."""
-    reader = sample.reader
-    base_passages, base_units = np.asarray(reader.passages), np.asarray(reader.units)
-    base_vectors = np.asarray(reader.unit_vectors)
+    reader, segment = sample.reader, sample.segment
+    base_passages, base_units = np.asarray(segment.passages), np.asarray(segment.units)
+    base_vectors = np.asarray(segment.unit_vectors)
     n_art, n_pass, n_unit = len(reader.articles), len(base_passages), len(base_units)
     copies = -(-n // n_pass)
     passages = np.concatenate([base_passages + [[r * n_art, 0, 0, 0, r * n_unit, 0]] for r in range(copies)])[:n]
@@ -164,14 +181,29 @@ def _reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # Linux: restart VmHWM from the current RSS
 
 
+def write_index(root: Path, corpus: Corpus, sample: Sample) -> dict:
+    """The corpus as a one-segment index at root, written as a build writes it: the segment (postings, FAISS,
+    arrays, articles), the sample's model beside it and commit 1. Returns seconds per part."""
+    started = time.perf_counter()
+    postings = Postings.from_terms(corpus.terms(sample.terms))
+    lexical = time.perf_counter() - started
+    data = SegmentData(corpus.articles, corpus.passages, corpus.vectors, corpus.units, corpus.unit_vectors, postings)
+    name, meta = write_segment(root, data)
+    copy_model(sample.reader.model_folder, root / "model")
+    base = sample.reader.commit  # the model and passage size the copied passages and vectors come from
+    entry = {"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": []}
+    write_commit(root, Commit(generation=1, model=base.model, passages=base.passages, model_dir="model", segments=[entry]))
+    return {"dense": meta["dense_seconds"], "bm25": round(lexical, 3)}
+
+
 def write(corpus: Corpus, sample: Sample, root: Path) -> dict:
     """write_index over the corpus, with wall time and peak RSS."""
+    shutil.rmtree(root, ignore_errors=True)  # a kept index from an earlier run: commit 1 must be the only one
+    root.mkdir(parents=True)
     _reset_peak()
     before = _status("VmRSS")
-    manifest = {"model": sample.reader.manifest["model"], "passages": sample.reader.manifest["passages"]}
-    ms, _ = timed(write_index, root, corpus.articles, corpus.passages, corpus.vectors, corpus.units,
-                  corpus.unit_vectors, corpus.terms(sample.terms), sample.reader.folder / "model", manifest)
-    return {"seconds": ms / 1000, "rss_before_mb": before, "peak_rss_mb": _status("VmHWM")}
+    ms, seconds = timed(write_index, root, corpus, sample)
+    return {"seconds": ms / 1000, "rss_before_mb": before, "peak_rss_mb": _status("VmHWM"), "build_seconds": seconds}
 
 
 def _memory() -> dict:
@@ -232,22 +264,32 @@ def bm25_latency(reader: IndexReader, sample: Sample) -> dict:
 def knob_rows(reader: IndexReader, baseline: IndexReader, sample: Sample, nprobes: list[int]) -> list[dict]:
     """The chosen index at each nprobe, against exact search through the same IndexReader code."""
     truth_latency, truth_dense, truth_fused = run_queries(baseline, sample)
+    exact = only_segment(baseline).dense
     rows = [{"index": "Flat (exact baseline)", "nprobe": None, "latency": truth_latency, "recall_dense": 1.0,
-             "recall_fused": 1.0, "vectors_mb": baseline.dense.ntotal * baseline.dense.d * 4 / 2**20}]
-    size_mb = (reader.folder / "dense.faiss").stat().st_size / 2**20
-    factory = reader.manifest["faiss_factory"]
-    for nprobe in nprobes if reader.manifest["faiss"].startswith("ivf") else [None]:
-        reader.nprobe = nprobe or reader.nprobe
+             "recall_fused": 1.0, "vectors_mb": exact.ntotal * exact.d * 4 / 2**20}]
+    segment = only_segment(reader)
+    size_mb = (segment.folder / "dense.faiss").stat().st_size / 2**20
+    factory = segment.meta["faiss_factory"]
+    for nprobe in nprobes if segment.meta["faiss"].startswith("ivf") else [None]:
+        segment.nprobe = nprobe or segment.nprobe
         latency, dense, fused = run_queries(reader, sample)
         rows.append({"index": factory, "nprobe": nprobe, "latency": latency, "recall_dense": recall(dense, truth_dense),
                      "recall_fused": recall(fused, truth_fused), "vectors_mb": size_mb})
-    reader.nprobe = store.DEFAULT_NPROBE
+    segment.nprobe = dense_config.DEFAULT_NPROBE
     return rows
 
 
+def use_dense(segment: Segment, index) -> Segment:
+    """A copy of a segment that searches another FAISS index over the same rows."""
+    twin = copy.copy(segment)
+    twin.use_dense(index)
+    return twin
+
+
 def with_dense(reader: IndexReader, index) -> IndexReader:
+    """A copy of a one-segment view whose dense search goes to another FAISS index over the same rows."""
     twin = copy.copy(reader)
-    twin.dense = index
+    twin.segments = [use_dense(only_segment(reader), index)]
     return twin
 
 
@@ -255,14 +297,14 @@ def int8_cost(reader: IndexReader, sample: Sample) -> dict:
     """What --int8 changes where it applies (exact-search sizes): SQ8 codes against float ones, raw and reranked."""
     import faiss
 
-    m = min(len(reader), store.FLAT_MAX)
-    vectors = np.ascontiguousarray(reader.vectors[:m])
-    flat, sq8 = faiss.IndexFlatIP(vectors.shape[1]), store.faiss_index(vectors, "SQ8")
+    m = min(len(reader), dense_config.FLAT_MAX)
+    vectors = np.ascontiguousarray(only_segment(reader).vectors[:m])
+    flat, sq8 = faiss.IndexFlatIP(vectors.shape[1]), dense_config.faiss_index(vectors, "SQ8")
     flat.add(vectors)
     truth = exact_top(flat, sample.query_vectors, 10)
-    small = copy.copy(reader)
+    small = use_dense(only_segment(reader), sq8)
     small.vectors = vectors  # rows beyond m do not exist for this sub-index
-    ranked = [{h.row for h in with_dense(small, sq8).dense_search(v, 10)} for v in sample.query_vectors]
+    ranked = [{h.row for h in small.dense_search(v, 10, None)} for v in sample.query_vectors]
     return {"passages": m, "recall_raw": recall(exact_top(sq8, sample.query_vectors, 10), truth),
             "recall_reranked": recall(ranked, truth), "flat_mb": m * vectors.shape[1] * 4 / 2**20,
             "sq8_mb": sq8.sa_code_size() * m / 2**20}
@@ -277,10 +319,11 @@ def threshold_sweep(vectors: np.ndarray, queries: np.ndarray, n: int) -> list[di
         subset = np.ascontiguousarray(vectors[:m])
         flat = faiss.IndexFlatIP(subset.shape[1])
         flat.add(subset)
-        ivf = store.faiss_index(subset, store.faiss_factory("ivf-sq8", m))
-        ivf.nprobe = store.DEFAULT_NPROBE
+        ivf = dense_config.faiss_index(subset, dense_config.faiss_factory("ivf-sq8", m))
+        ivf.nprobe = dense_config.DEFAULT_NPROBE
         truth = exact_top(flat, queries, 10)
-        row = {"passages": m, "ivf": store.faiss_factory("ivf-sq8", m), "ivf_recall_raw": recall(exact_top(ivf, queries, 10), truth)}
+        row = {"passages": m, "ivf": dense_config.faiss_factory("ivf-sq8", m),
+               "ivf_recall_raw": recall(exact_top(ivf, queries, 10), truth)}
         for name, index in (("flat", flat), ("ivf", ivf)):
             row[f"{name}_p50_ms"] = percentiles([timed(index.search, q[None], 40)[0] for q in queries])["p50"]
         rows.append(row)
@@ -310,7 +353,8 @@ def report(results: dict) -> str:
     lines += [
         table([
             ("write_index wall s", round(w["seconds"], 1)), ("  of which FAISS s", w["build_seconds"]["dense"]),
-            ("  of which bm25s index+save s", w["build_seconds"]["bm25"]),             ("peak RSS during write MiB (before it, holding the corpus)", f"{w['peak_rss_mb']:.0f} ({w['rss_before_mb']:.0f})"),
+            ("  of which BM25 postings from terms s", w["build_seconds"]["bm25"]),
+            ("peak RSS during write MiB (before it, holding the corpus)", f"{w['peak_rss_mb']:.0f} ({w['rss_before_mb']:.0f})"),
             ("index on disk MiB", round(results["disk_mb"])), ("dense.faiss MiB", round(results["dense_mb"])),
             ("fresh process: IndexReader load s (warm page cache)", round(pr["load_seconds"], 2)),
             ("fresh process: RSS after load MiB", round(pr["loaded"]["VmRSS"])),
@@ -342,7 +386,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--keep", action="store_true", help="keep the scale index (it is GBs at 1M)")
     args = parser.parse_args(argv)
     if args.flat_max is not None:
-        store.FLAT_MAX = args.flat_max
+        # Both reads of it: the writer's choice of index type, and the segment's exact path for filtered searches.
+        dense_config.FLAT_MAX = args.flat_max
     stories = args.stories or min(3000, max(50, args.n // 20))
     rng = np.random.default_rng(0)
     results = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "command": "python -m benchmarks.scale " + " ".join(sys.argv[1:] if argv is None else argv)}
@@ -367,9 +412,8 @@ def main(argv: list[str] | None = None) -> dict:
     shutil.rmtree(scratch, ignore_errors=True)
 
     reader = IndexReader(root)
-    results["write"]["build_seconds"] = reader.manifest["build_seconds"]
-    results["disk_mb"] = sum(f.stat().st_size for f in reader.folder.rglob("*") if f.is_file()) / 2**20
-    results["dense_mb"] = (reader.folder / "dense.faiss").stat().st_size / 2**20
+    results["disk_mb"] = sum(f.stat().st_size for f in root.rglob("*") if f.is_file()) / 2**20
+    results["dense_mb"] = (only_segment(reader).folder / "dense.faiss").stat().st_size / 2**20
     results["bm25"] = bm25_latency(reader, sample)
     import faiss
 

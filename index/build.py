@@ -1,4 +1,4 @@
-"""Building an index from files, re-embedding only articles that are new or changed.
+"""Building an index from files: new and changed articles become one new segment, and gone ones are deleted.
 
 The build streams: a worker thread reads, cleans and cuts the next chunk of articles while the encoder embeds the
 current one (ONNX Runtime releases the GIL, so both cores stay busy), and each chunk keeps only compact results
@@ -7,10 +7,8 @@ current one (ONNX Runtime releases the GIL, so both cores stay busy), and each c
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,14 +18,14 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from .documents import Article, count_articles, load_articles
-from .encoder import (
-    CONFIG_FILE, DEFAULT_MODEL, TokenCounter, add_query_models, copy_model, has_query_models, open_encoder,
-    prepare_onnx,
-)
+from .encoder import DEFAULT_MODEL, TokenCounter
 from .errors import QAError
+from .lexical import Postings
 from .passages import PassageSpec, fit_units, group_units, sentences
-from .store import IndexReader, read_manifest, write_index
+from .segment import SegmentData
+from .store import IndexReader
 from .terms import terms
+from .writer import IndexWriter
 
 log = logging.getLogger(__name__)
 
@@ -54,16 +52,14 @@ class BuildReport:
 
 @dataclass
 class Chunk:
-    """Consecutive articles cut into sentences and passages; `fresh` rows of unit_vectors still need embedding."""
+    """Consecutive articles cut into sentences and passages, with the sentence texts still to embed."""
 
     articles: list[Article]
     units: np.ndarray  # int32 (article_idx, start, end)
-    unit_vectors: np.ndarray  # float16, reused rows filled in
-    fresh: list[int]
-    fresh_texts: list[str]
+    unit_vectors: np.ndarray  # float16, filled in by the encoder
+    texts: list[str]
     passages: np.ndarray  # int32 (article_idx, ordinal, start, end, first_unit within the chunk, n_units)
     passage_terms: list[list[str]]
-    reused: int = 0
 
 
 def bm25_text(article: Article, start: int, end: int) -> str:
@@ -76,7 +72,7 @@ def passage_vectors(unit_vectors: np.ndarray, windows: np.ndarray) -> np.ndarray
     """Each passage as the normalised mean of its sentence vectors, so only sentences are ever embedded.
 
     Sums run unit by unit within each passage, so a passage's vector does not depend on where its article sits in
-    the corpus: a reused article gets exactly the vectors a fresh build would give it.
+    the corpus: the same article gets exactly the same vectors in any segment.
     """
     first, count = windows[:, 0].astype(np.int64), windows[:, 1].astype(np.int64)
     sums = np.zeros((len(windows), unit_vectors.shape[1]), np.float32)
@@ -88,26 +84,15 @@ def passage_vectors(unit_vectors: np.ndarray, windows: np.ndarray) -> np.ndarray
 
 
 def _interned(words: list[str]) -> list[str]:
-    # bm25s holds every passage's terms at once; sharing repeated strings keeps that list small on big corpora.
+    # Every passage's terms are held until the postings are made; sharing repeated strings keeps that list small.
     return [sys.intern(w) for w in words]
 
 
 class Planner:
-    """Cuts chunks of articles into units and passages, taking sentences and vectors of unchanged ones from old."""
+    """Cuts chunks of articles into units (sentences) and passages."""
 
-    def __init__(self, count: TokenCounter, spec: PassageSpec, old: IndexReader | None, dim: int):
-        self.count, self.spec, self.old, self.dim = count, spec, old, dim
-        self.old_hashes: dict[str, str] = old.manifest["articles"] if old else {}
-
-    def _reuse(self, article: Article) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int]]]:
-        """An unchanged article's sentence spans, vectors and passage windows, copied: the old version goes away."""
-        old = self.old
-        rows = old.article_passages(old.article_index[article.id])
-        if not len(rows):
-            return np.zeros((0, 2), np.int32), np.zeros((0, self.dim), np.float16), []
-        first, end = int(rows[0, 4]), int(rows[-1, 4] + rows[-1, 5])
-        windows = [(int(p[4]) - first, int(p[5])) for p in rows]
-        return np.array(old.units[first:end, 1:3]), np.array(old.unit_vectors[first:end], dtype=np.float16), windows
+    def __init__(self, count: TokenCounter, spec: PassageSpec, dim: int):
+        self.count, self.spec, self.dim = count, spec, dim
 
     def _cut(self, articles: list[Article]) -> list[tuple[list[tuple[int, int]], list[int]]]:
         """Units and token sizes of each article, counting all sentences in one tokenizer call."""
@@ -120,31 +105,17 @@ class Planner:
         return out
 
     def plan(self, first_idx: int, articles: list[Article]) -> Chunk:
-        keep = [self.old is not None and self.old_hashes.get(a.id) == a.hash for a in articles]
-        cut = iter(self._cut([a for a, k in zip(articles, keep) if not k]))
-        units, vectors, passages, fresh, fresh_texts, passage_terms = [], [], [], [], [], []
-        reused = 0
-        for pos, (article, kept) in enumerate(zip(articles, keep)):
+        units, passages, texts, passage_terms = [], [], [], []
+        for pos, (article, (spans, sizes)) in enumerate(zip(articles, self._cut(articles))):
             idx, first = first_idx + pos, len(units)
-            if kept:
-                spans, old_vectors, windows = self._reuse(article)
-                vectors.append((first, old_vectors))
-                reused += len(windows)
-            else:
-                spans, sizes = next(cut)
-                windows = group_units(sizes, self.spec)
-                fresh.extend(range(first, first + len(spans)))
-                fresh_texts.extend(article.text[int(s) : int(e)] for s, e in spans)
+            texts.extend(article.text[int(s) : int(e)] for s, e in spans)
             units.extend((idx, int(s), int(e)) for s, e in spans)
-            for ordinal, (start_unit, n) in enumerate(windows):
+            for ordinal, (start_unit, n) in enumerate(group_units(sizes, self.spec)):
                 start, end = units[first + start_unit][1], units[first + start_unit + n - 1][2]
                 passages.append((idx, ordinal, start, end, first + start_unit, n))
                 passage_terms.append(_interned(terms(bm25_text(article, start, end))))
-        unit_vectors = np.zeros((len(units), self.dim), np.float16)
-        for first, block in vectors:
-            unit_vectors[first : first + len(block)] = block
-        return Chunk(articles, np.array(units, np.int32).reshape(-1, 3), unit_vectors, fresh, fresh_texts,
-                     np.array(passages, np.int32).reshape(-1, 6), passage_terms, reused)
+        return Chunk(articles, np.array(units, np.int32).reshape(-1, 3), np.zeros((len(units), self.dim), np.float16),
+                     texts, np.array(passages, np.int32).reshape(-1, 6), passage_terms)
 
 
 def _chunks(articles: Iterable[Article], size: int) -> Iterator[tuple[int, list[Article]]]:
@@ -173,18 +144,8 @@ def _ahead(items: Iterator[T]) -> Iterator[T]:
             yield item
 
 
-def _reusable(root: Path, model: str, spec: PassageSpec) -> IndexReader | None:
-    manifest = read_manifest(root)
-    if not manifest or manifest["model"]["name"] != model or manifest.get("passages") != spec.as_dict():
-        return None
-    try:
-        return IndexReader(root)
-    except QAError:
-        return None
-
-
 class _Parts:
-    """The build's output so far, as one compact array per chunk."""
+    """The segment being prepared, as one compact array per chunk."""
 
     def __init__(self) -> None:
         self.articles: list[Article] = []
@@ -196,8 +157,7 @@ class _Parts:
         self.n_units = 0
 
     def add(self, chunk: Chunk) -> None:
-        unit_matrix = chunk.unit_vectors.astype(np.float32)
-        self.vectors.append(passage_vectors(unit_matrix, chunk.passages[:, 4:6]))
+        self.vectors.append(passage_vectors(chunk.unit_vectors.astype(np.float32), chunk.passages[:, 4:6]))
         passages = chunk.passages.copy()
         passages[:, 4] += self.n_units
         self.passages.append(passages)
@@ -207,12 +167,36 @@ class _Parts:
         self.terms.extend(chunk.passage_terms)
         self.n_units += len(chunk.units)
 
-    def stacked(self, dim: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Passage rows, passage vectors, unit rows and unit vectors over the whole corpus."""
-        return (np.concatenate(self.passages + [np.zeros((0, 6), np.int32)]),
-                np.concatenate(self.vectors + [np.zeros((0, dim), np.float32)]),
-                np.concatenate(self.units + [np.zeros((0, 3), np.int32)]),
-                np.concatenate(self.unit_vectors + [np.zeros((0, dim), np.float16)]))
+    def segment(self, dim: int) -> SegmentData:
+        return SegmentData(
+            self.articles,
+            np.concatenate(self.passages + [np.zeros((0, 6), np.int32)]),
+            np.concatenate(self.vectors + [np.zeros((0, dim), np.float32)]),
+            np.concatenate(self.units + [np.zeros((0, 3), np.int32)]),
+            np.concatenate(self.unit_vectors + [np.zeros((0, dim), np.float16)]),
+            Postings.from_terms(self.terms),
+        )
+
+
+def prepare(articles: Iterable[Article], writer: IndexWriter, total: int | None = None, progress: bool = False) -> SegmentData | None:
+    """Articles cut into passages and embedded, ready to be one segment; None when there were none.
+
+    The build streams: a worker thread reads, cleans and cuts the next chunk of articles while the encoder embeds the
+    current one (ONNX Runtime releases the GIL, so both cores stay busy), and each chunk keeps only compact results.
+    """
+    from tqdm import tqdm
+
+    planner = Planner(TokenCounter(writer.model_folder), writer.spec, writer.dim)
+    parts = _Parts()
+    chunks = (planner.plan(first, batch) for first, batch in _chunks(articles, CHUNK_CHARS))
+    with tqdm(total=total, unit=" articles", desc="indexing", disable=not progress, leave=False, smoothing=0.1) as bar:
+        for chunk in _ahead(chunks):
+            if chunk.texts:
+                # Stored as float16; rounding fresh vectors the same way keeps rebuilds reproducible.
+                chunk.unit_vectors[:] = writer.encoder().encode(chunk.texts).astype(np.float16)
+            parts.add(chunk)
+            bar.update(len(chunk.articles))
+    return parts.segment(writer.dim) if parts.articles else None
 
 
 def build_index(
@@ -224,9 +208,9 @@ def build_index(
     progress: bool = False,
     quantize: str | None = None,
 ) -> BuildReport:
-    """Build or update the index at root from the given files and folders; quantize="int8" stores SQ8 codes."""
-    from tqdm import tqdm
-
+    """Make the index at root match the given files and folders: new and changed articles are embedded into one new
+    segment, gone ones deleted, and unchanged ones stay where they are. A file that exists but cannot be read keeps
+    its articles' old copies. quantize="int8" stores SQ8 codes."""
     started = time.perf_counter()
     report = BuildReport(path=Path(root))
 
@@ -235,40 +219,70 @@ def build_index(
         (warn or log.warning)(message)
 
     paths = list(paths)
-    old = _reusable(Path(root), model, spec)
-    with tempfile.TemporaryDirectory(prefix="qa-model-") as scratch:
-        model_folder = old.folder / "model" if old else Path(scratch) / "model"
-        if old is None:
-            prepare_onnx(model, model_folder)
-        elif not has_query_models(model_folder):  # built before them: the old export plus the question models
-            model_folder = Path(scratch) / "model"
-            copy_model(old.folder / "model", model_folder)
-            add_query_models(model_folder)
-        dim = int(json.loads((model_folder / CONFIG_FILE).read_text())["dim"])
-        planner = Planner(TokenCounter(model_folder), spec, old, dim)
-        parts, encoder = _Parts(), None
-        chunks = (planner.plan(first, batch) for first, batch in _chunks(load_articles(paths, note), CHUNK_CHARS))
+    seen: set[str] = set()
+    unreadable: set[str] = set()
+    with IndexWriter(Path(root), model, spec, quantize, rebuild=True) as writer:
+        live = writer.live_hashes()
+
+        def changed() -> Iterator[Article]:
+            for article in load_articles(paths, note, unreadable=unreadable.add):
+                if article.id in seen:
+                    note(f"skipped a second article with id {article.id!r} ({article.path})")
+                    continue
+                seen.add(article.id)
+                if live.get(article.id) == article.hash:
+                    report.reused += writer.view.passage_count(article.id)
+                    continue
+                yield article
+
         total = count_articles(paths) if progress else None  # a total gives the bar its share done and an ETA
-        with tqdm(total=total, unit=" articles", desc="indexing", disable=not progress, leave=False, smoothing=0.1) as bar:
-            for chunk in _ahead(chunks):
-                if chunk.fresh:
-                    encoder = encoder or open_encoder(model_folder, model)
-                    # Stored as float16; rounding fresh vectors the same way keeps rebuilds reproducible.
-                    chunk.unit_vectors[chunk.fresh] = encoder.encode(chunk.fresh_texts).astype(np.float16)
-                parts.add(chunk)
-                report.reused += chunk.reused
-                report.embedded += len(chunk.passages) - chunk.reused
-                bar.update(len(chunk.articles))
-        if not parts.articles:
+        data = prepare(changed(), writer, total, progress)
+        if not seen:
             shown = ", ".join(str(p) for p in paths)
             raise QAError(f"no articles found in {shown}: give .txt, .md, .html or .jsonl files with text")
-        report.removed = len(set(planner.old_hashes) - {a.id for a in parts.articles})
-        passage_rows, vectors, units, unit_vectors = parts.stacked(dim)
-        manifest = {"model": {"name": model, "dim": dim}, "passages": spec.as_dict()}
-        if old is not None:
-            old.close()
-        write_index(Path(root), parts.articles, passage_rows, vectors, units, unit_vectors, parts.terms,
-                    model_folder, manifest, quantize=quantize)
-    report.articles, report.passages = len(parts.articles), len(passage_rows)
+        if data is not None:
+            writer.add(data)
+            report.embedded = len(data.passages)
+        kept = {i for i in live if i not in seen and (writer.article(i) or {}).get("path") in unreadable}
+        for article_id in sorted(kept):
+            note(f"kept the indexed copy of {article_id}: its file could not be read")
+        gone = [i for i in live if i not in seen and i not in kept]
+        report.removed = len(gone) - len(writer.delete(gone))
+        writer.commit()
+        counts = IndexReader(Path(root)).counts()
+    report.articles, report.passages = counts["articles"], counts["passages"]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _settings_of(root: Path, model: str | None) -> tuple[str, PassageSpec]:
+    """The model and passage size an index was built with, so additions match it (defaults for a new index)."""
+    from .commit import latest
+
+    try:
+        commit = latest(root)
+    except (QAError, FileNotFoundError):
+        commit = None
+    if commit is None:
+        return model or DEFAULT_MODEL, PassageSpec()
+    return commit.model["name"], PassageSpec(**commit.passages)
+
+
+def add_articles(root: Path, articles: Iterable[Article], encoder=None, timeout: float | None = None) -> tuple[list[str], int]:
+    """Add or replace articles (by id) in one commit; returns their ids and the generation that holds them."""
+    root = Path(root)
+    model, spec = _settings_of(root, None)
+    with IndexWriter(root, model, spec, timeout=timeout, encoder=encoder) as writer:
+        unique = list({a.id: a for a in articles}.values())  # the last copy of an id in one request wins
+        data = prepare(unique, writer)
+        ids = writer.add(data) if data is not None else []
+        return ids, writer.commit()
+
+
+def delete_articles(root: Path, ids: Iterable[str], timeout: float | None = None) -> tuple[list[str], int]:
+    """Delete articles by id in one commit; returns the ids that were not in the index and the generation."""
+    root = Path(root)
+    model, spec = _settings_of(root, None)
+    with IndexWriter(root, model, spec, timeout=timeout) as writer:
+        missing = writer.delete(ids)
+        return missing, writer.commit()

@@ -138,6 +138,11 @@ def _from_text(article_id: str, raw: str, path: str, given: dict) -> Article | N
     return Article(id=article_id, text=cleaned.text, path=path, **meta)
 
 
+def article_from_text(article_id: str, raw: str, path: str | None, given: dict) -> Article | None:
+    """An article from plain text, as a .txt file gives one: cleaned, with metadata it states under `given`'s."""
+    return _from_text(article_id, raw, path, given)
+
+
 def _from_html(article_id: str, raw: str, path: str, given: dict) -> Article | None:
     import trafilatura
 
@@ -180,27 +185,35 @@ def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]
             yield article
 
 
-def load_articles(paths: Iterable[Path | str], warn: Warn | None = None) -> Iterator[Article]:
+def load_articles(
+    paths: Iterable[Path | str], warn: Warn | None = None, unreadable: Callable[[str], None] | None = None
+) -> Iterator[Article]:
     """Articles from files and folders; unreadable, binary or empty inputs are skipped with a warning.
 
     A file's id is its path inside the folder given, without the suffix ("sport/001.txt" -> "sport_001"), so files
     of the same name in different subfolders stay apart; its shown path starts at that folder's name.
+    `unreadable` is told the shown path (Article.path's form) of each file that exists but could not be read or
+    decoded, so a build keeps that file's indexed articles instead of deleting them.
     """
     warn = warn or log.warning
     sidecars: dict[Path, dict] = {}
     seen: set[str] = set()
     for path, base in iter_files(paths, warn):
+        inside = path.relative_to(base)
+        rel = str(Path(base.resolve().name) / inside)
         try:
             data = path.read_bytes()
         except OSError as exc:
             warn(f"skipped {path}: cannot read ({exc.strerror or exc})")
+            if unreadable:
+                unreadable(rel)
             continue
         raw = decode(data)
         if raw is None:
             warn(f"skipped {path}: binary or not valid UTF-8/latin-1 text")
+            if unreadable:
+                unreadable(rel)
             continue
-        inside = path.relative_to(base)
-        rel = str(Path(base.resolve().name) / inside)
         suffix = path.suffix.lower()
         if suffix == ".jsonl":
             articles: Iterable[Article | None] = _from_jsonl(path, raw, rel, warn)

@@ -16,4 +16,4 @@ class ModelMismatch(QAError):
 
 
 class BadIndex(QAError):
-    status = 500
+    status = 503  # the service cannot answer until the index is rebuilt; the message names the command

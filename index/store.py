@@ -1,60 +1,30 @@
-"""The on-disk index: one directory per version, switched atomically through a `current` symlink.
+"""Reading an index: one generation's segments seen as one index, and the live handle that follows new generations.
 
-Layout of a version directory:
-  manifest.json   format version, model, dimension, counts, FAISS type, passage spec, article hashes
-  articles.sqlite article metadata and cleaned text
-  passages.npy    int32 rows (article_idx, ordinal, start, end, first_unit, n_units);
-                  row number = FAISS id = BM25 doc id
-  units.npy       int32 rows (article_idx, start, end): the sentences passages are made of
-  unit_vectors.npy float16 sentence vectors, for answer sentences and sentence-level scoring
-  vectors.npy     float32 passage vectors (mean of their sentences), for exact filtered search and rescoring
-  dense.faiss     FAISS index over the vectors: exact up to FLAT_MAX passages, IVF with int8 (SQ8) codes beyond
-  bm25/           bm25s index over the passage terms
-  model/          the ONNX export of the encoder and its tokenizer
+An index folder holds `commit-N.json` files (index/commit.py), immutable `seg-*` segments (index/segment.py) and
+the ONNX export of the encoder (`model/`). A view numbers the passages of its segments one after another: global
+row = the segment's offset + the row inside it, and articles likewise. Deleted articles keep their rows, masked out
+of every search, so a view never copies a segment's arrays.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import os
-import shutil
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
-from .documents import Article
-from .encoder import copy_model
+from .commit import Commit, generations, latest, read_commit
+from .dense import single_thread_faiss, top  # noqa: F401  (single_thread_faiss: the query side's import point)
 from .errors import BadIndex, IndexNotFound, ModelMismatch
+from .lexical import bm25_scores, document_frequencies, idf
+from .segment import Hit, Segment
 
-FORMAT_VERSION = 1
-CURRENT = "current"
-ARTICLE_FIELDS = ("id", "title", "outlet", "published", "url", "path")
-# Exact search up to here: measured single-threaded on the busy 2-core machine (benchmarks/scale.py), Flat took
-# 0.4 ms at 10k passages, 0.95 ms at 20k, 6.8 ms at 50k and 14 ms at 100k, IVF-SQ8 0.1-0.4 ms over that range.
-FLAT_MAX = 20_000
-# IVF lists probed per query. At 1M passages (IVF2048,SQ8, 2x exact rerank) dense recall@10 against exact search
-# measured 0.92 at 16, 0.96 at 32, 0.99 at 64, 0.997 at 128: 64 keeps a margin over the 0.95 goal.
-DEFAULT_NPROBE = 64
-# Candidates explored per query in HNSW indexes: builds no longer write them, but earlier ones did beyond 50k.
-DEFAULT_EF_SEARCH = 64
-# Approximate or int8 indexes return RERANK * k candidates, ranked again by the exact float32 vectors.
-RERANK = 2
-QUANTIZE = ("int8",)
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A passage row and its score from one retriever."""
-
-    row: int
-    score: float
+__all__ = ["IndexReader", "LiveIndex", "Hit", "Sentences", "segment_max", "index_exists", "single_thread_faiss"]
 
 
 @dataclass(frozen=True)
@@ -87,287 +57,149 @@ def segment_max(values: np.ndarray, counts: Sequence[int]) -> np.ndarray:
     return best
 
 
-def faiss_kind(n: int, quantize: str | None = None) -> str:
-    """Exact search while it is cheap, IVF with int8 codes beyond; `quantize="int8"` also shrinks exact ones."""
-    if quantize not in (None, *QUANTIZE):
-        raise ValueError(f"quantize must be one of {QUANTIZE} or None, got {quantize!r}")
-    if n > FLAT_MAX:
-        return "ivf-sq8"
-    return "sq8" if quantize else "flat"
-
-
-def faiss_factory(kind: str, n: int) -> str:
-    """The FAISS index_factory string for a kind at n vectors."""
-    if kind == "ivf-sq8":
-        return f"IVF{_nlist(n)},SQ8"
-    return {"flat": "Flat", "sq8": "SQ8"}[kind]
-
-
-def _nlist(n: int) -> int:
-    """About 2*sqrt(n) lists, a power of two, each with the >= 39 training points FAISS k-means asks for."""
-    target = 2 ** round(math.log2(2 * math.sqrt(max(n, 1))))
-    return max(1, min(target, n // 39))
-
-
-def faiss_index(vectors: np.ndarray, factory: str):
-    import faiss
-
-    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = faiss.index_factory(vectors.shape[1], factory, faiss.METRIC_INNER_PRODUCT)
-    if not index.is_trained:
-        index.train(_training_sample(vectors, factory))
-    index.add(vectors)
-    return index
-
-
-def _training_sample(vectors: np.ndarray, factory: str) -> np.ndarray:
-    """40 points per IVF list is what k-means needs; more only slows the 1M build."""
-    if not factory.startswith("IVF"):
-        return vectors
-    size = 40 * int(factory[3 : factory.index(",")])
-    if len(vectors) <= size:
-        return vectors
-    rows = np.sort(np.random.default_rng(0).choice(len(vectors), size, replace=False))
-    return vectors[rows]
-
-
-def write_index(
-    root: Path,
-    articles: Sequence[Article],
-    passages: np.ndarray,
-    vectors: np.ndarray,
-    units: np.ndarray,
-    unit_vectors: np.ndarray,
-    passage_terms: Iterable[list[str]],
-    model_folder: Path,
-    manifest: dict,
-    quantize: str | None = None,
-) -> Path:
-    """Write a complete new version under root and switch `current` to it; a crash leaves the old one."""
-    kind = faiss_kind(len(vectors), quantize)
-    root.mkdir(parents=True, exist_ok=True)
-    stamp = f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**6}"
-    stage = root / f".tmp-{stamp}"
-    stage.mkdir()
-    try:
-        copy_model(model_folder, stage / "model")
-        # asarray, not astype: at 1M passages the sentence vectors alone are gigabytes, so never copy them.
-        np.save(stage / "passages.npy", np.asarray(passages, dtype=np.int32))
-        np.save(stage / "vectors.npy", np.asarray(vectors, dtype=np.float32))
-        np.save(stage / "units.npy", np.asarray(units, dtype=np.int32))
-        np.save(stage / "unit_vectors.npy", np.asarray(unit_vectors, dtype=np.float16))
-        factory = faiss_factory(kind, len(vectors))
-        seconds = {"dense": _timed(_write_dense, stage / "dense.faiss", vectors, factory)}
-        seconds["bm25"] = _timed(_write_bm25, stage / "bm25", passage_terms)
-        _write_articles(stage / "articles.sqlite", articles)
-        full = {
-            **manifest,
-            "format_version": FORMAT_VERSION,
-            "faiss": kind,
-            "faiss_factory": factory,
-            "build_seconds": seconds,
-            "counts": {"articles": len(articles), "passages": int(len(passages)), "sentences": int(len(units))},
-            "articles": {a.id: a.hash for a in articles},
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        (stage / "manifest.json").write_text(json.dumps(full, indent=1))
-        final = root / f"v-{stamp}"
-        stage.rename(final)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        raise
-    link = root / f".{CURRENT}-{stamp}"
-    link.symlink_to(final.name)
-    os.replace(link, root / CURRENT)
-    _prune(root, keep=final.name)
-    return final
-
-
-def _timed(fn, *args) -> float:
-    started = time.perf_counter()
-    fn(*args)
-    return round(time.perf_counter() - started, 3)
-
-
-def _write_dense(path: Path, vectors: np.ndarray, factory: str) -> None:
-    import faiss
-
-    faiss.write_index(faiss_index(vectors, factory), str(path))
-
-
-def _write_bm25(path: Path, passage_terms: Iterable[list[str]]) -> None:
-    import bm25s
-
-    bm25 = bm25s.BM25()
-    bm25.index(list(passage_terms) or [[""]], show_progress=False)
-    bm25.save(str(path))
-
-
-def _write_articles(path: Path, articles: Sequence[Article]) -> None:
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "CREATE TABLE articles (idx INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, title TEXT, outlet TEXT,"
-            " published TEXT, url TEXT, path TEXT, hash TEXT NOT NULL, text TEXT NOT NULL)"
-        )
-        db.executemany(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((i, a.id, a.title, a.outlet, a.published, a.url, a.path, a.hash, a.text) for i, a in enumerate(articles)),
-        )
-    db.close()
-
-
-def _prune(root: Path, keep: str) -> None:
-    """Remove superseded versions and leftovers of crashed builds."""
-    for child in root.iterdir():
-        if child.name == keep or child.name == CURRENT:
-            continue
-        if child.name.startswith(("v-", ".tmp-")) and child.is_dir() and not child.is_symlink():
-            shutil.rmtree(child, ignore_errors=True)
-        elif child.name.startswith(f".{CURRENT}-") and child.is_symlink():
-            child.unlink(missing_ok=True)
-
-
-def current_version(root: Path) -> Path | None:
-    """The directory `current` points at, if a complete index is there."""
-    link = Path(root) / CURRENT
-    target = link.resolve() if link.is_symlink() else None
-    return target if target is not None and (target / "manifest.json").is_file() else None
+def is_legacy(root: Path) -> bool:
+    """An index in the one-version format before segments (a `current` link)."""
+    return (Path(root) / "current").is_symlink()
 
 
 def index_exists(root: Path) -> bool:
-    """True when root holds a complete, loadable index version."""
-    return current_version(root) is not None
+    """True when root holds an index (a commit), or an older format that asks to be rebuilt."""
+    return bool(generations(root)) or is_legacy(root)
 
 
-def read_manifest(root: Path) -> dict | None:
-    version = current_version(root)
-    return json.loads((version / "manifest.json").read_text()) if version else None
+def rebuild_hint(root: Path) -> str:
+    return f"rebuild it with `qa build PATH --index {root}`"
 
 
 class IndexReader:
-    """A loaded index version: FAISS, BM25, passage offsets and article metadata, read-only.
+    """One generation of an index, read-only: its live segments minus deleted articles, searched as one.
 
-    `nprobe` (IVF) and `ef_search` (HNSW) trade dense recall for speed; None means the module defaults.
+    `segments` reuses segments already open (by name): a new generation opens only the segments it adds.
+    `nprobe` (IVF) and `ef_search` (HNSW) trade dense recall for speed; None means the defaults.
     """
 
-    def __init__(
-        self, root: Path, expected_model: str | None = None, nprobe: int | None = None, ef_search: int | None = None
-    ):
-        self.nprobe = nprobe or DEFAULT_NPROBE
-        self.ef_search = ef_search or DEFAULT_EF_SEARCH
-        version = current_version(root)
-        if version is None:
-            raise IndexNotFound(f"no index at {root}: build one with `qa build [PATH ...] --index {root}`")
-        self.folder = version
-        self.manifest = json.loads((version / "manifest.json").read_text())
-        if self.manifest.get("format_version") != FORMAT_VERSION:
-            raise BadIndex(f"index at {root} has format {self.manifest.get('format_version')}, expected "
-                           f"{FORMAT_VERSION}: rebuild it with `qa build --index {root}`")
-        model = self.manifest["model"]["name"]
+    def __init__(self, root: Path, expected_model: str | None = None, nprobe: int | None = None,
+                 ef_search: int | None = None, commit: Commit | None = None, segments: dict[str, Segment] | None = None):
+        root = Path(root)
+        if commit is None:
+            commit = _latest(root)
+        self.root, self.commit, self.generation = root, commit, commit.generation
+        self.folder = root
+        self.model_folder = root / commit.model_dir
+        model = commit.model.get("name")
         if expected_model and expected_model != model:
             raise ModelMismatch(
                 f"index at {root} was built with model {model!r} but {expected_model!r} is configured: "
                 f"rebuild with `qa build --index {root} --model {expected_model}` or set QA_MODEL={model}"
             )
-        self._load()
+        self.segments = _open_segments(root, commit, {} if segments is None else segments, nprobe, ef_search)
+        self._setup([set(e.get("deleted", ())) for e in commit.segments])
+        self.manifest = {"model": commit.model, "passages": commit.passages, "generation": self.generation,
+                         "segments": len(self.segments), "counts": self.counts()}
 
-    def _load(self) -> None:
-        import bm25s
-        import faiss
+    def _setup(self, deleted_ids: list[set[str]]) -> None:
+        segs = self.segments
+        self.row_offsets = np.cumsum([0] + [len(s) for s in segs])
+        self.article_offsets = np.cumsum([0] + [len(s.articles) for s in segs])
+        self.deleted = [{s.ids[i] for i in ids if i in s.ids} for s, ids in zip(segs, deleted_ids)]
+        self.live = [s.live_rows(d) for s, d in zip(segs, self.deleted)]  # per segment; None: every row
+        self.articles = [a for s in segs for a in s.articles]
+        self.hashes = [h for s in segs for h in s.hashes]
+        live_articles = np.ones(len(self.articles), dtype=bool)
+        for offset, gone in zip(self.article_offsets, self.deleted):
+            live_articles[[offset + i for i in gone]] = False
+        self.live_articles = live_articles
+        self.article_index = {a["id"]: i for i, a in enumerate(self.articles) if live_articles[i]}
+        self._dates = np.concatenate([s.dates for s in segs] + [np.zeros(0, np.int64)])
+        self._outlets = np.concatenate([s.outlets for s in segs] + [np.zeros(0, object)])
+        self.live_sentences = sum(len(s.units) if not gone else int((~np.isin(s.units[:, 0], list(gone))).sum())
+                                  for s, gone in zip(segs, self.deleted))
+        lengths = [s.postings.lengths if m is None else s.postings.lengths[m] for s, m in zip(segs, self.live)]
+        self.live_passages = int(sum(len(x) for x in lengths))
+        self.avgdl = float(sum(int(x.sum()) for x in lengths)) / max(self.live_passages, 1)
 
-        folder = self.folder
-        self.passages, self.vectors, self.units, self.unit_vectors = (
-            _mapped(folder / name) for name in ("passages.npy", "vectors.npy", "units.npy", "unit_vectors.npy")
-        )
-        # MMAP_IFC maps flat codes, IVF lists and HNSW graphs in place: loading reads no vectors, the page cache
-        # holds what queries touch. (IO_FLAG_MMAP instead copies flat codes and scans IVF lists 4x slower.)
-        self.dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        self.bm25 = bm25s.BM25.load(str(folder / "bm25"), mmap=True, show_progress=False)
-        self._db = sqlite3.connect(f"file:{folder / 'articles.sqlite'}?mode=ro", uri=True, check_same_thread=False)
-        self._lock = threading.Lock()
-        rows = self._db.execute(f"SELECT {', '.join(ARTICLE_FIELDS)} FROM articles ORDER BY idx").fetchall()
-        self.articles = [dict(zip(ARTICLE_FIELDS, row)) for row in rows]
-        self.article_index = {a["id"]: i for i, a in enumerate(self.articles)}
-        self._outlets = np.array([(a["outlet"] or "").casefold() for a in self.articles], dtype=object)
-        self._dates = np.array(
-            [date.fromisoformat(a["published"]).toordinal() if a["published"] else -1 for a in self.articles],
-            dtype=np.int64,
-        )
-        # Passages are stored article by article, so each article's rows are one contiguous slice.
-        self._article_starts = np.searchsorted(self.passages[:, 0], np.arange(len(self.articles) + 1))
-        self._text_cache: dict[int, str] = {}
-
-    @property
-    def dense(self):
-        return self._dense
-
-    @dense.setter
-    def dense(self, index) -> None:
-        """Any FAISS inner-product index over the passage rows (benchmarks swap in an exact one)."""
-        import faiss
-
-        self._dense = index
-        self._ivf = faiss.try_extract_index_ivf(index) is not None
-        self._hnsw = isinstance(index, faiss.IndexHNSW)
-        # Only float Flat codes rank exactly; graphs, IVF and int8 codes get a second, exact ranking.
-        self._rerank = not isinstance(index, faiss.IndexFlat)
+    def counts(self) -> dict:
+        return {"articles": len(self.article_index), "passages": self.live_passages,
+                "sentences": self.live_sentences}
 
     def __len__(self) -> int:
-        return int(self.passages.shape[0])
+        return int(self.row_offsets[-1])
+
+    def _locate(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        segs = np.searchsorted(self.row_offsets, rows, side="right") - 1
+        return segs, rows - self.row_offsets[segs]
+
+    def _article(self, article_idx: int) -> tuple[Segment, int]:
+        s = int(np.searchsorted(self.article_offsets, article_idx, side="right") - 1)
+        return self.segments[s], article_idx - int(self.article_offsets[s])
 
     def text(self, article_idx: int) -> str:
         """An article's cleaned text, the string all offsets refer to."""
-        cached = self._text_cache.get(article_idx)
-        if cached is None:
-            with self._lock:
-                row = self._db.execute("SELECT text FROM articles WHERE idx = ?", (article_idx,)).fetchone()
-            cached = row[0]
-            if len(self._text_cache) > 4096:
-                self._text_cache.clear()
-            self._text_cache[article_idx] = cached
-        return cached
+        segment, local = self._article(article_idx)
+        return segment.text(local)
 
     def passage(self, row: int) -> dict:
         """A passage's id, offsets, text and source article."""
-        article_idx, ordinal, start, end, first_unit, n_units = self.passages[row].tolist()
-        article = self.articles[article_idx]
+        s = int(np.searchsorted(self.row_offsets, row, side="right") - 1)
+        segment = self.segments[s]
+        article, ordinal, start, end, _, _ = segment.passages[row - int(self.row_offsets[s])].tolist()
+        article_idx = int(self.article_offsets[s]) + article
+        source = self.articles[article_idx]
         return {
-            "id": f"{article['id']}:{ordinal}",
-            "row": row,
-            "article_idx": article_idx,
-            "start": start,
-            "end": end,
-            "units": (first_unit, n_units),
-            "text": self.text(article_idx)[start:end],
-            "source": article,
+            "id": f"{source['id']}:{ordinal}", "row": row, "article_idx": article_idx, "start": start, "end": end,
+            "text": segment.text(article)[start:end], "source": source,
         }
 
-    def article_passages(self, article_idx: int) -> np.ndarray:
-        """The passage rows of one article, in order."""
-        return self.passages[self._article_starts[article_idx] : self._article_starts[article_idx + 1]]
+    def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
+        """Float32 passage vectors of the given rows, in their order."""
+        segs, local = self._locate(rows)
+        out = np.empty((len(rows), self.dim), dtype=np.float32)
+        for s in np.unique(segs).tolist():
+            at = segs == s
+            out[at] = self.segments[s].vectors[local[at]]
+        return out
+
+    @property
+    def dim(self) -> int:
+        return int(self.commit.model.get("dim") or self.segments[0].vectors.shape[1])
 
     def sentences(self, rows: np.ndarray) -> Sentences:
         """The sentences of the given passage rows."""
-        meta = self.passages[rows]
-        first, counts = meta[:, 4].astype(np.int64), meta[:, 5].astype(np.int64)
+        segs, local = self._locate(np.asarray(rows, dtype=np.int64))
+        counts = np.empty(len(rows), dtype=np.int64)
+        metas = {}
+        for s in np.unique(segs).tolist():
+            at = np.flatnonzero(segs == s)
+            meta = self.segments[s].passages[local[at]]
+            counts[at] = meta[:, 5]
+            metas[s] = (at, meta)
         begins = np.cumsum(counts) - counts
-        units = np.repeat(first - begins, counts) + np.arange(int(counts.sum()))
-        spans = self.units[units, 1:3] - np.repeat(meta[:, 2], counts)[:, None]
-        return Sentences(begins.tolist(), counts.tolist(), spans, self.unit_vectors[units].astype(np.float32))
+        total = int(counts.sum())
+        spans = np.empty((total, 2), dtype=np.int64)
+        vectors = np.empty((total, self.dim), dtype=np.float32)
+        for s, (at, meta) in metas.items():
+            segment, n = self.segments[s], meta[:, 5].astype(np.int64)
+            within = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+            units = np.repeat(meta[:, 4].astype(np.int64), n) + within
+            where = np.repeat(begins[at], n) + within
+            spans[where] = segment.units[units, 1:3] - np.repeat(meta[:, 2], n)[:, None]
+            vectors[where] = segment.unit_vectors[units]
+        return Sentences(begins.tolist(), counts.tolist(), spans, vectors)
 
     def passage_mask(self, articles: np.ndarray) -> np.ndarray:
         """A per-article boolean mask (article_filter's) spread over each article's passages."""
-        return articles[self.passages[:, 0]]
+        parts = [articles[off + s.passages[:, 0]] for s, off in zip(self.segments, self.article_offsets)]
+        return np.concatenate(parts + [np.zeros(0, bool)])
 
     def undated(self) -> np.ndarray:
-        """Per article: True where no publication date is known (date filters leave these out)."""
-        return self._dates < 0
+        """Per article: True where a live article has no known publication date (date filters leave these out)."""
+        return (self._dates < 0) & self.live_articles
 
     def article_filter(self, outlet: str | None, since: date | None, until: date | None) -> np.ndarray | None:
         """A per-article boolean mask for the filters, or None when nothing is filtered."""
         if outlet is None and since is None and until is None:
             return None
-        ok = np.ones(len(self.articles), dtype=bool)
+        ok = self.live_articles.copy()
         if outlet is not None:
             ok &= self._outlets == outlet.casefold()
         if since is not None:
@@ -376,82 +208,140 @@ class IndexReader:
             ok &= (self._dates >= 0) & (self._dates <= until.toordinal())
         return ok
 
-    def dense_search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[Hit]:
-        """Top-k passages by cosine similarity, restricted to mask when given."""
-        import faiss
-
-        query = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
-        selector = None
-        if mask is not None:
-            allowed = np.flatnonzero(mask)
-            if len(allowed) <= FLAT_MAX:
-                return self._exact(allowed, query[0], k)
-            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
-        fetch = k * RERANK if self._rerank else k
-        scores, ids = self.dense.search(query, fetch, params=self._search_params(selector))
-        if self._rerank:
-            return self._exact(ids[0][ids[0] >= 0], query[0], k)
-        return [Hit(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
-
-    def _search_params(self, selector=None):
-        """FAISS search parameters carrying the knobs, and the filter when there is one."""
-        import faiss
-
-        extra = {} if selector is None else {"sel": selector}
-        if self._ivf:
-            return faiss.SearchParametersIVF(nprobe=self.nprobe, **extra)
-        if self._hnsw:
-            return faiss.SearchParametersHNSW(efSearch=self.ef_search, **extra)
-        return faiss.SearchParameters(**extra) if extra else None
-
-    def _exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Hit]:
-        """The top k of rows by exact cosine from the float32 vectors."""
-        rows = np.sort(rows)  # file order for the memory map, and ties go to the lower row
-        scores = np.asarray(self.vectors[rows]) @ query
-        return [Hit(int(rows[i]), float(scores[i])) for i in _top(scores, k)]
-
-    def bm25_search(self, query_terms: list[str], k: int, mask: np.ndarray | None = None) -> list[Hit]:
-        """Top-k passages by BM25 over the given terms, restricted to mask when given."""
-        ids = self.bm25.get_tokens_ids(query_terms)
-        if not ids:
-            return []
-        scores = self.bm25.get_scores_from_ids(ids)
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        top = _top(scores, k)
-        return [Hit(int(i), float(scores[i])) for i in top if scores[i] > 0]
-
-    def idf(self, query_terms: list[str]) -> dict[str, float]:
-        """BM25-style inverse document frequency of each known term."""
-        vocab, indptr, n = self.bm25.vocab_dict, self.bm25.scores["indptr"], len(self)
-        out = {}
-        for term in set(query_terms):
-            if term in vocab:
-                df = int(indptr[vocab[term] + 1] - indptr[vocab[term]])
-                out[term] = float(np.log(1 + (n - df + 0.5) / (df + 0.5)))
+    def _masks(self, mask: np.ndarray | None) -> list[np.ndarray | None]:
+        """Per segment, the rows a search may return: the filter's and not deleted (None: all)."""
+        out = []
+        for s, live in enumerate(self.live):
+            part = None if mask is None else mask[self.row_offsets[s] : self.row_offsets[s + 1]]
+            out.append(live if part is None else (part if live is None else part & live))
         return out
 
+    def dense_search(self, query: np.ndarray, k: int, mask: np.ndarray | None = None) -> list[Hit]:
+        """Top-k passages by cosine similarity over all segments, restricted to mask when given."""
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(-1)
+        hits = []
+        for s, (segment, m) in enumerate(zip(self.segments, self._masks(mask))):
+            offset = int(self.row_offsets[s])
+            hits.extend(Hit(offset + h.row, h.score) for h in segment.dense_search(query, k, m))
+        hits.sort(key=lambda h: (-h.score, h.row))
+        return hits[:k]
+
+    def bm25_search(self, query_terms: list[str], k: int, mask: np.ndarray | None = None) -> list[Hit]:
+        """Top-k passages by BM25 over all segments, with N, average length and df taken over the live set."""
+        weights = self.idf(query_terms)
+        if not weights:
+            return []
+        parts = []
+        for segment, m in zip(self.segments, self._masks(mask)):
+            scores = bm25_scores(segment.postings, query_terms, weights, self.avgdl)
+            parts.append(scores if m is None else np.where(m, scores, 0.0))
+        scores = np.concatenate(parts)
+        return [Hit(int(i), float(scores[i])) for i in top(scores, k) if scores[i] > 0]
+
+    def idf(self, query_terms: list[str]) -> dict[str, float]:
+        """BM25 inverse document frequency of each term some live passage holds."""
+        dfs = document_frequencies([(s.postings, live) for s, live in zip(self.segments, self.live)], query_terms)
+        return {term: idf(self.live_passages, df) for term, df in dfs.items()}
+
+    def live_articles_list(self) -> list[dict]:
+        """Metadata of every live article, in row order."""
+        return [self.articles[i] for i in sorted(self.article_index.values())]
+
+    def live_hashes(self) -> dict[str, str]:
+        """Content hash of every live article, by id."""
+        return {article_id: self.hashes[i] for article_id, i in self.article_index.items()}
+
+    def passage_count(self, article_id: str) -> int:
+        """How many passages a live article has."""
+        segment, local = self._article(self.article_index[article_id])
+        return int(segment.article_starts[local + 1] - segment.article_starts[local])
+
+    def locate(self, article_id: str) -> tuple[str, int] | None:
+        """The segment name and local index of a live article."""
+        idx = self.article_index.get(article_id)
+        if idx is None:
+            return None
+        segment, local = self._article(idx)
+        return segment.name, local
+
     def close(self) -> None:
-        self._db.close()
+        for segment in self.segments:
+            segment.close()
 
 
-def _mapped(path: Path) -> np.ndarray:
-    """A read-only memory map seen as a plain array: same pages, but indexing skips np.memmap's per-slice
-    bookkeeping, which cost more than the lookups themselves on every ask."""
-    return np.asarray(np.load(path, mmap_mode="r"))
+def _open_segments(root: Path, commit: Commit, cached: dict[str, Segment], nprobe: int | None,
+                   ef_search: int | None) -> list[Segment]:
+    """The commit's segments, reusing those already open; BadIndex naming the first that cannot be read."""
+    out, fresh = [], []
+    try:
+        for entry in commit.segments:
+            segment = cached.get(entry["name"])
+            if segment is None:
+                folder = root / entry["name"]
+                if not folder.is_dir():
+                    raise BadIndex(f"segment {entry['name']} is missing")
+                segment = Segment(folder, nprobe, ef_search)
+                fresh.append(segment)
+            out.append(segment)
+    except BadIndex as exc:
+        for segment in fresh:
+            segment.close()
+        raise BadIndex(f"index at {root} is damaged: {exc}; {rebuild_hint(root)}") from None
+    return out
 
 
-def single_thread_faiss() -> None:
-    """One FAISS thread per query: concurrency comes from requests and workers, and two OpenMP threads waiting for
-    each other on busy cores made a 10k-passage Flat search take 64 ms instead of 0.3 ms (benchmarks/scale.py)."""
-    import faiss
+def _latest(root: Path) -> Commit:
+    """The newest commit, listing again if a writer cleaned it away between the listing and the read."""
+    for _ in range(5):
+        try:
+            commit = latest(root)
+        except FileNotFoundError:
+            continue
+        if commit is None:
+            if is_legacy(root):
+                raise BadIndex(f"index at {root} is in the format before segments; {rebuild_hint(root)}")
+            raise IndexNotFound(f"no index at {root}: build one with `qa build [PATH ...] --index {root}`")
+        return commit
+    raise BadIndex(f"index at {root} changed faster than it could be read; try again")
 
-    faiss.omp_set_num_threads(1)
 
+class LiveIndex:
+    """The index a server reads: the newest generation, checked for cheaply on every request.
 
-def _top(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the k largest scores, best first."""
-    if len(scores) <= k:
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, k)[:k]
-    return part[np.argsort(-scores[part], kind="stable")]
+    `view()` stats the folder (a commit's rename changes its mtime) and, at most every POLL seconds, lists it anyway,
+    since a coarse clock can give two changes one mtime. A new generation opens only its new segments and is swapped
+    in whole; a request keeps the view it started with.
+    """
+
+    POLL = 0.25
+
+    def __init__(self, root: Path, expected_model: str | None = None, nprobe: int | None = None,
+                 ef_search: int | None = None):
+        self.root, self.expected_model, self.nprobe, self.ef_search = Path(root), expected_model, nprobe, ef_search
+        self._lock = threading.Lock()
+        self._stamp = self._mtime()
+        self._checked = time.monotonic()
+        self._view = IndexReader(self.root, expected_model, nprobe, ef_search)
+
+    def _mtime(self) -> int:
+        try:
+            return os.stat(self.root).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def view(self) -> IndexReader:
+        """The newest generation's view."""
+        stamp, now = self._mtime(), time.monotonic()
+        if stamp == self._stamp and now - self._checked < self.POLL:
+            return self._view
+        with self._lock:
+            self._stamp, self._checked = stamp, now
+            found = generations(self.root)
+            if found and found[-1] != self._view.generation:
+                try:
+                    commit = read_commit(self.root, found[-1])
+                except FileNotFoundError:
+                    return self._view
+                cached = {s.name: s for s in self._view.segments}
+                self._view = IndexReader(self.root, self.expected_model, self.nprobe, self.ef_search, commit, cached)
+        return self._view

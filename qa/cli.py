@@ -87,6 +87,65 @@ def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: b
     )
 
 
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+def add(paths: tuple[Path, ...], index: str | None) -> None:
+    """Add or update the articles in PATHS, keeping every other article (one new segment, one commit)."""
+    from index.documents import load_articles
+    from index.build import add_articles
+    from index.merge import merge
+
+    settings = _settings(index)
+    articles = list(load_articles(paths, lambda m: _echo_err(f"warning: {m}")))
+    if not articles:
+        raise click.ClickException(f"no articles found in {', '.join(map(str, paths))}")
+    ids, generation = add_articles(settings.index, articles)
+    merge(settings.index)  # the tiered policy; usually there is nothing to merge
+    click.echo(f"added {len(ids)} articles to {settings.index} (generation {generation})")
+
+
+@main.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+def delete(ids: tuple[str, ...], index: str | None) -> None:
+    """Delete the articles with these IDS (as GET /articles lists them)."""
+    from index.build import delete_articles
+
+    settings = _settings(index)
+    _existing(settings.index)
+    missing, generation = delete_articles(settings.index, ids)
+    deleted = len(ids) - len(missing)
+    if missing:
+        also = f"; deleted the other {deleted} (generation {generation})" if deleted else ""
+        raise click.ClickException(f"not in {settings.index}: {', '.join(missing)}{also}")
+    click.echo(f"deleted {deleted} articles from {settings.index} (generation {generation})")
+
+
+@main.command(name="merge")
+@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+def merge_command(index: str | None) -> None:
+    """Merge every segment into one, dropping deleted articles; stored vectors are reused, nothing is re-embedded."""
+    import time
+
+    from index.merge import merge
+
+    settings = _settings(index)
+    _existing(settings.index)
+    started = time.perf_counter()
+    generation = merge(settings.index, force=True)
+    if generation is None:
+        click.echo(f"{settings.index} is already one segment with nothing deleted")
+    else:
+        click.echo(f"merged {settings.index} into one segment (generation {generation}) in {time.perf_counter() - started:.1f}s")
+
+
+def _existing(root: Path) -> None:
+    from index.store import IndexReader
+
+    IndexReader(root).close()  # a missing or damaged index says so, in one line
+
+
 def _question_options(command):
     """The arguments `qa ask` and `qa search` share: the same question, the same filters, the same passages."""
     options = [

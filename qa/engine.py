@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, replace
 from datetime import date
-from functools import cached_property
 from typing import Callable
 
 import numpy as np
 
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
-from index.store import IndexReader, index_exists, single_thread_faiss
+from index.store import IndexReader, LiveIndex, index_exists, single_thread_faiss
 from index.terms import terms
 
 from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, citation, paragraph_number
@@ -83,13 +83,29 @@ def _since(started: float) -> float:
 
 
 class Engine:
-    """A loaded index, its query encoder and the reader; safe to share between threads."""
+    """A live index, its query encoder and the reader; safe to share between threads.
 
-    def __init__(self, index: IndexReader, encoder: Encoder, reader: Reader, settings: Settings):
-        self.index = index
+    Every call reads one generation of the index from start to end (`view()`): a commit made meanwhile is seen by
+    the next call, never halfway through this one.
+    """
+
+    def __init__(self, index: LiveIndex, encoder: Encoder, reader: Reader, settings: Settings):
+        self.live = index
         self.encoder = encoder
         self.reader = reader
         self.settings = settings
+        self._outlets: tuple[int, dict] | None = None
+        self._write_lock = threading.Lock()
+        self._writer_encoder: Encoder | None = None
+        self._merges = None
+
+    def view(self) -> IndexReader:
+        """The newest generation of the index."""
+        return self.live.view()
+
+    @property
+    def index(self) -> IndexReader:
+        return self.view()
 
     @classmethod
     def open(cls, settings: Settings, build_missing: bool = False, notify: Callable[[str], None] | None = None) -> "Engine":
@@ -100,21 +116,22 @@ class Engine:
             if notify:
                 notify(f"no index at {settings.index}; building one from {settings.seeds} (first run only)")
             build_index([settings.seeds], settings.index, model=settings.model, warn=notify)
-        index = IndexReader(
-            settings.index, expected_model=settings.model, nprobe=settings.nprobe, ef_search=settings.ef_search
-        )
+        live = LiveIndex(settings.index, expected_model=settings.model, nprobe=settings.nprobe, ef_search=settings.ef_search)
         single_thread_faiss()
-        model = index.manifest["model"]["name"]
+        view = live.view()
+        model = view.manifest["model"]["name"]
         file = INT8_FILE if settings.query_int8 else QUERY_FILE
-        encoder = open_encoder(index.folder / "model", model, settings.threads, file, spin_us=QUERY_SPIN_US)
-        return cls(index, encoder, Reader(settings.reader, settings.threads, spin_us=QUERY_SPIN_US), settings)
+        encoder = open_encoder(view.model_folder, model, settings.threads, file, spin_us=QUERY_SPIN_US)
+        # The reader keeps ONNX Runtime's default spinning: its batch of windows runs long enough that parking the
+        # threads between operators cost more than it saved (3 windows: 22 ms at the default, 35 ms at 200 us).
+        return cls(live, encoder, Reader(settings.reader, settings.threads), settings)
 
     def search(
         self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
     ) -> Results:
         """The top-k passages with their sources and best sentences, without the reader: the fast path."""
         started = time.perf_counter()
-        question, picked, filtered = self._retrieve(question, k, outlet, since, until)
+        question, picked, filtered = self._retrieve(self.view(), question, k, outlet, since, until)
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
         return Results(question=question, passages=passages, filtered=filtered, took_ms=_since(started))
 
@@ -123,14 +140,15 @@ class Engine:
     ) -> Answer:
         """The top-k passages and the reader's answer from them, or answerable=False when none of them holds one."""
         started = time.perf_counter()
-        question, picked, filtered = self._retrieve(question, k, outlet, since, until)
+        view = self.view()
+        question, picked, filtered = self._retrieve(view, question, k, outlet, since, until)
         found = self.read(question, picked)
         answer = None
         if found is None or found.reading.margin <= self.reader.null_threshold:
             for pick in picked:
                 pick.also_in.clear()  # nothing is stated, so nothing is corroborated
         else:
-            answer = self._answer(question, picked, found)
+            answer = self._answer(view, question, picked, found)
             # The reader's evidence outranks retrieval's order: the passage that answers comes first.
             picked.insert(0, picked.pop(found.pick))
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
@@ -156,7 +174,7 @@ class Engine:
     def evidence(self, question: str, k: int = 5) -> tuple[Found, str, str, float] | None:
         """The reader's best span before any threshold, its text, its sentence and its passage's retrieval score:
         what training/calibrate.py fits the thresholds and confidence on."""
-        question, picked, _ = self._retrieve(question, k, None, None, None)
+        question, picked, _ = self._retrieve(self.view(), question, k, None, None, None)
         found = self.read(question, picked)
         if found is None:
             return None
@@ -165,7 +183,7 @@ class Engine:
         text = pick.record["text"]
         return found, text[found.start : found.end], text[a:b], pick.candidate.score
 
-    def _answer(self, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
+    def _answer(self, view: IndexReader, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
         """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
         pick = picked[found.pick]
         text = pick.record["text"]
@@ -185,7 +203,7 @@ class Engine:
         key = span if shown else " ".join(w for w in re.findall(r"\w+", said) if w[0].isdigit())
         pick.also_in[:] = [c for c in pick.also_in if shares_key(key, c.text, question)]
         source = Source(**pick.record["source"])
-        paragraph = paragraph_number(self.index.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])
+        paragraph = paragraph_number(view.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])
         return AnswerSpan(
             text=span if shown else None,
             sentence=said,
@@ -197,7 +215,7 @@ class Engine:
             end=found.end if shown else None,
         )
 
-    def _retrieve(self, question: str, k: int, outlet: str | None, since, until) -> tuple[str, list[Pick], Filtered | None]:
+    def _retrieve(self, view: IndexReader, question: str, k: int, outlet: str | None, since, until) -> tuple[str, list[Pick], Filtered | None]:
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
@@ -205,13 +223,13 @@ class Engine:
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
         if outlet is not None and not _encodable(outlet):
             raise BadFilter("outlet must be valid Unicode text (it holds a lone surrogate)")
-        ok = self.index.article_filter(outlet, since, until)
+        ok = view.article_filter(outlet, since, until)
         filtered = None
         if ok is not None:
-            undated = int((self.index.undated() & ~ok).sum()) if since or until else 0
+            undated = int((view.undated() & ~ok).sum()) if since or until else 0
             filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
-        mask = None if ok is None else self.index.passage_mask(ok)
-        return question, self._picks(question, k, mask), filtered
+        mask = None if ok is None else view.passage_mask(ok)
+        return question, self._picks(view, question, k, mask), filtered
 
     @staticmethod
     def _passage(pick: Pick, rank: int) -> Passage:
@@ -227,44 +245,90 @@ class Engine:
             also_in=pick.also_in,
         )
 
-    def _picks(self, question: str, k: int, mask: np.ndarray | None) -> list[Pick]:
+    def _picks(self, view: IndexReader, question: str, k: int, mask: np.ndarray | None) -> list[Pick]:
         query_vector = self.encoder.encode([question])[0]
         query_terms = terms(question)
-        candidates = hybrid_search(self.index, query_vector, query_terms, k, mask)
-        return pick_passages(self.index, candidates, k, query_vector, query_terms, question)
-
-    @cached_property
-    def _outlets(self) -> dict:
-        return self._count_outlets()
+        candidates = hybrid_search(view, query_vector, query_terms, k, mask)
+        return pick_passages(view, candidates, k, query_vector, query_terms, question)
 
     def outlets(self) -> dict:
         """The outlets the index knows with their article counts, and the range of publication dates (worked out
-        once: every form page shows them, and an engine's index never changes)."""
-        return self._outlets
+        once per generation: every form page shows them)."""
+        view = self.view()
+        cached = self._outlets
+        if cached is None or cached[0] != view.generation:
+            cached = self._outlets = (view.generation, _count_outlets(view.live_articles_list()))
+        return cached[1]
 
-    def _count_outlets(self) -> dict:
-        counts: dict[str, int] = {}
-        for a in self.index.articles:
-            if a["outlet"]:
-                counts[a["outlet"]] = counts.get(a["outlet"], 0) + 1
-        dates = sorted(a["published"] for a in self.index.articles if a["published"])
-        return {
-            "outlets": [{"name": name, "articles": n} for name, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))],
-            "articles": len(self.index.articles),
-            "no_outlet": sum(1 for a in self.index.articles if not a["outlet"]),
-            "dated": len(dates), "undated": len(self.index.articles) - len(dates),
-            "earliest": dates[0] if dates else None, "latest": dates[-1] if dates else None,
-        }
+    def add(self, body: object) -> dict:
+        """Add or replace the posted article(s) in one commit: {"ids", "generation"} once it is durable."""
+        from index.build import add_articles
+
+        from .writes import parse_articles
+
+        articles = parse_articles(body)
+        ids, generation = add_articles(self.settings.index, articles, encoder=self._passage_encoder())
+        self._merge_soon()
+        return {"ids": ids, "generation": generation}
+
+    def delete(self, article_id: str) -> dict:
+        """Delete one article in one commit; ArticleNotFound when no live article has the id."""
+        from index.build import delete_articles
+
+        if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
+            raise BadQuestion(ARTICLE_ID_RULE)
+        missing, generation = delete_articles(self.settings.index, [article_id])
+        if missing:
+            raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
+        self._merge_soon()
+        return {"deleted": [article_id], "generation": generation}
+
+    def _passage_encoder(self) -> Encoder:
+        """The float32 encoder builds use, loaded on the first write and kept: it costs more than embedding one
+        article."""
+        with self._write_lock:
+            if self._writer_encoder is None:
+                view = self.view()
+                self._writer_encoder = open_encoder(view.model_folder, view.manifest["model"]["name"])
+            return self._writer_encoder
+
+    def _merge_soon(self) -> None:
+        """Let the merge policy run in the background: searches never wait for a merge, and the next write only
+        waits for the lock while a merge commits."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        from index.merge import merge
+
+        with self._write_lock:
+            if self._merges is None:
+                self._merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-merge")
+            self._merges.submit(merge, self.settings.index)
 
     def articles(self) -> list[dict]:
         """Id, title, outlet, published and path of every article."""
-        return list(self.index.articles)
+        return self.view().live_articles_list()
 
     def article(self, article_id: str) -> dict:
         """One article's metadata and the exact text passage offsets refer to."""
         if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
             raise BadQuestion(ARTICLE_ID_RULE)
-        idx = self.index.article_index.get(article_id)
+        view = self.view()
+        idx = view.article_index.get(article_id)
         if idx is None:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
-        return {**self.index.articles[idx], "text": self.index.text(idx)}
+        return {**view.articles[idx], "text": view.text(idx)}
+
+
+def _count_outlets(articles: list[dict]) -> dict:
+    counts: dict[str, int] = {}
+    for a in articles:
+        if a["outlet"]:
+            counts[a["outlet"]] = counts.get(a["outlet"], 0) + 1
+    dates = sorted(a["published"] for a in articles if a["published"])
+    return {
+        "outlets": [{"name": name, "articles": n} for name, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))],
+        "articles": len(articles),
+        "no_outlet": sum(1 for a in articles if not a["outlet"]),
+        "dated": len(dates), "undated": len(articles) - len(dates),
+        "earliest": dates[0] if dates else None, "latest": dates[-1] if dates else None,
+    }

@@ -27,12 +27,14 @@ class Settings:
     ef_search: int | None = None
     query_int8: bool = False
     reader: Path = PROJECT_ROOT / "qa" / "models" / "reader"
+    # Writes (POST/DELETE /articles) need `Authorization: Bearer <write_token>`; unset, they are refused.
+    write_token: str | None = field(default=None, repr=False)
     options: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         """Defaults < QA_INDEX / QA_MODEL / QA_READER / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH /
-        QA_QUERY_INT8 < non-None overrides."""
+        QA_QUERY_INT8 / QA_WRITE_TOKEN < non-None overrides."""
         env: dict[str, object] = {}
         if os.environ.get("QA_INDEX"):
             env["index"] = Path(os.environ["QA_INDEX"])
@@ -46,6 +48,8 @@ class Settings:
             value = os.environ.get(f"QA_{name.upper()}", "")
             if value.isdigit():
                 env[name] = int(value)
+        if os.environ.get("QA_WRITE_TOKEN"):
+            env["write_token"] = os.environ["QA_WRITE_TOKEN"]
         if os.environ.get("QA_QUERY_INT8", "").lower() in {"1", "true", "yes"}:
             env["query_int8"] = True
         env.update({key: value for key, value in overrides.items() if value is not None})

@@ -11,8 +11,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_tiny_scale_run(tmp_path, capsys):
+def test_tiny_scale_run(tmp_path, capsys, monkeypatch):
     from benchmarks.scale import main
+    from index import dense
+
+    monkeypatch.setattr(dense, "FLAT_MAX", dense.FLAT_MAX)  # --flat-max sets it process-wide; later tests get it back
 
     out = tmp_path / "scale.json"
     args = ["--n", "1500", "--stories", "30", "--queries", "15", "--flat-max", "500", "--nprobe", "2,8",

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from index.build import build_index
-from index.store import IndexReader, current_version
+from index.commit import latest
+from index.store import IndexReader
 from qa.engine import Engine
 from qa.settings import Settings
 
@@ -34,59 +35,61 @@ def test_incremental_add_change_delete(corpus, tmp_path):
     assert engine.ask("Where will Putin travel in April?", k=1).passages[0].source.id == "003_5c922709e45f6fd8"
 
 
-def test_reused_vectors_equal_fresh_ones(corpus, tmp_path):
+def test_unchanged_articles_stay_in_their_segment(corpus, tmp_path):
+    """An update embeds only what is new: the first segment stays, the new article gets a segment of its own, and
+    its vectors equal those a fresh build of the same files gives."""
     root = tmp_path / "ix"
     build_index([corpus], root)
-    before = IndexReader(root)
-    old = {before.passage(i)["id"]: np.asarray(before.vectors[i]) for i in range(len(before))}
+    first = [e["name"] for e in latest(root).segments]
     (corpus / "005_new.txt").write_text("An unrelated short story about a summit in Astana.")
-    build_index([corpus], root)
-    after = IndexReader(root)
-    for i in range(len(after)):
-        pid = after.passage(i)["id"]
-        if pid in old:
-            assert np.allclose(old[pid], after.vectors[i])
+    report = build_index([corpus], root)
+    assert report.embedded >= 1 and report.reused > 0
+    after = latest(root)
+    assert [e["name"] for e in after.segments][:1] == first and len(after.segments) == 2
+    fresh_root = tmp_path / "fresh"
+    build_index([corpus], fresh_root)
+    updated, fresh = IndexReader(root), IndexReader(fresh_root)
+    vectors = {fresh.passage(i)["id"]: fresh.passage_vectors(np.array([i]))[0] for i in range(len(fresh))}
+    for i in range(len(updated)):
+        assert np.allclose(vectors[updated.passage(i)["id"]], updated.passage_vectors(np.array([i]))[0])
 
 
-def test_rebuild_adds_a_missing_query_model(corpus, tmp_path):
-    """An index written before the 8-bit query model existed gains it on its next build, even with nothing new."""
-    from index.encoder import QUERY_FILE
-
+def test_an_unchanged_build_writes_no_generation(corpus, tmp_path):
     root = tmp_path / "ix"
     build_index([corpus], root)
-    (current_version(root) / "model" / QUERY_FILE).unlink()
-    assert Engine.open(Settings.from_env(index=root)).encoder.path.name == "model.onnx"  # falls back, with a warning
-    report = build_index([corpus], root)
-    assert report.embedded == 0
-    assert (current_version(root) / "model" / QUERY_FILE).is_file()
-    assert Engine.open(Settings.from_env(index=root)).encoder.path.name == QUERY_FILE
+    generation = latest(root).generation
+    assert build_index([corpus], root).embedded == 0
+    assert latest(root).generation == generation
 
 
 def test_crashed_build_leaves_old_index_loadable(corpus, tmp_path, monkeypatch):
     root = tmp_path / "ix"
     build_index([corpus], root)
-    before = current_version(root)
+    before = latest(root).generation
     (corpus / "005_new.txt").write_text("A new article about Idlib that never makes it into the index.")
 
-    import index.store
+    import index.segment
 
     def explode(*args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(index.store, "_write_articles", explode)
+    monkeypatch.setattr(index.segment, "_write_articles", explode)
     with pytest.raises(RuntimeError):
         build_index([corpus], root)
-    assert current_version(root) == before
-    assert not [p for p in root.iterdir() if p.name.startswith(".tmp-")]
+    assert latest(root).generation == before
+    assert not [p for p in root.iterdir() if p.name.startswith(".seg-")]
     engine = Engine.open(Settings.from_env(index=root))
     assert len(engine.articles()) == 5
 
 
-def test_manifest_describes_index(seeds_index):
-    manifest = json.loads((current_version(seeds_index) / "manifest.json").read_text())
-    assert manifest["model"] == {"name": "all-MiniLM-L6-v2", "dim": 384}
-    assert manifest["counts"]["articles"] == 5 and len(manifest["articles"]) == 5
-    assert manifest["faiss"] == "flat" and manifest["format_version"] >= 1
+def test_commit_describes_index(seeds_index):
+    commit = json.loads(sorted(seeds_index.glob("commit-*.json"))[-1].read_text())
+    assert commit["model"] == {"name": "all-MiniLM-L6-v2", "dim": 384}
+    assert commit["format_version"] == 2 and len(commit["segments"]) == 1
+    segment = commit["segments"][0]
+    assert segment["articles"] == 5 and segment["deleted"] == []
+    meta = json.loads((seeds_index / segment["name"] / "segment.json").read_text())
+    assert meta["faiss"] == "flat" and meta["passages"] == segment["passages"]
 
 
 def test_model_mismatch_names_the_rebuild(seeds_index):

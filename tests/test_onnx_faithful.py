@@ -30,9 +30,9 @@ def torch_encoder():
 def encoders(request, seeds_index, torch_encoder):
     """One of the index's own ONNX encoders and the sentence-transformers model it was exported from."""
     from index.encoder import OnnxEncoder
-    from index.store import current_version
+    from index.store import IndexReader
 
-    folder = current_version(seeds_index) / "model"
+    folder = IndexReader(seeds_index).model_folder
     assert (folder / request.param).is_file()
     return OnnxEncoder(folder, file=request.param), torch_encoder
 
@@ -43,8 +43,9 @@ def _cosines(encoders, texts: list[str]) -> np.ndarray:
 
 
 def test_seed_sentences_match(encoders, engine):
-    index = engine.index
-    texts = [index.text(int(a))[int(s) : int(e)] for a, s, e in np.asarray(index.units)]
+    view = engine.view()
+    texts = [view.text(int(offset) + int(a))[int(s) : int(e)]
+             for segment, offset in zip(view.segments, view.article_offsets) for a, s, e in np.asarray(segment.units)]
     assert len(texts) > 50
     assert _cosines(encoders, texts).min() >= MIN_COSINE
 
@@ -72,7 +73,7 @@ def _seed_questions() -> list[str]:
 def test_same_index_same_top5(encoders, engine):
     from qa.engine import Engine
 
-    onnx_engine, torch_engine = (Engine(engine.index, encoder, engine.reader, engine.settings) for encoder in encoders)
+    onnx_engine, torch_engine = (Engine(engine.live, encoder, engine.reader, engine.settings) for encoder in encoders)
     for question in _seed_questions():
         onnx_top = [p.id for p in onnx_engine.search(question, k=5).passages]
         torch_top = [p.id for p in torch_engine.search(question, k=5).passages]
@@ -93,10 +94,10 @@ def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
     from index.encoder import INT8_FILE, OnnxEncoder
     from qa.engine import Engine
 
-    folder = engine.index.folder / "model"
+    folder = engine.view().model_folder
     exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, file=INT8_FILE)
     questions = _seed_questions()
     assert np.sum(exact.encode(questions) * fast.encode(questions), axis=1).min() >= 0.98
-    int8_engine = Engine(engine.index, fast, engine.reader, engine.settings)
+    int8_engine = Engine(engine.live, fast, engine.reader, engine.settings)
     same = sum(engine.search(q).passages[0].id == int8_engine.search(q).passages[0].id for q in questions)
     assert same >= len(questions) - 1

@@ -113,19 +113,19 @@ def test_thresholds_decide_what_is_shown(engine):
 
     strict_span = copy.copy(engine.reader)
     strict_span.span_threshold = 1.01  # no probability clears it: the sentence alone is the answer
-    result = Engine(engine.index, engine.encoder, strict_span, engine.settings).ask(JET)
+    result = Engine(engine.live, engine.encoder, strict_span, engine.settings).ask(JET)
     assert result.answerable and result.answer.text is None and result.answer.start is None
     assert "November of 2015" in result.answer.sentence
 
     lenient = copy.copy(engine.reader)
     lenient.span_threshold = 0.0  # every probability clears it: the span is shown
-    result = Engine(engine.index, engine.encoder, lenient, engine.settings).ask(JET)
+    result = Engine(engine.live, engine.encoder, lenient, engine.settings).ask(JET)
     assert result.answer.text == "November of 2015"
     assert result.passages[0].text[result.answer.start : result.answer.end] == "November of 2015"
 
     never = copy.copy(engine.reader)
     never.null_threshold = float("inf")  # "no answer" always wins
-    result = Engine(engine.index, engine.encoder, never, engine.settings).ask(JET)
+    result = Engine(engine.live, engine.encoder, never, engine.settings).ask(JET)
     assert result.answerable is False and result.answer is None
 
 

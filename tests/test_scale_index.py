@@ -6,11 +6,14 @@ import faiss
 import numpy as np
 import pytest
 
-from index import store
-from index.build import bm25_text
-from index.documents import Article
-from index.store import IndexReader, faiss_kind, write_index
-from index.terms import terms
+from benchmarks.scale import with_dense
+from index import dense
+from index.commit import Commit, write_commit
+from index.dense import faiss_factory, faiss_kind
+from index.encoder import copy_model
+from index.merge import merged_data
+from index.segment import write_segment
+from index.store import IndexReader
 from qa.engine import Engine
 from qa.settings import Settings
 
@@ -18,20 +21,20 @@ from conftest import JET, SEEDS
 
 
 def rewrite(source: Path, root: Path) -> IndexReader:
-    """The seeds index written again through write_index, so the current FLAT_MAX picks its FAISS type."""
+    """The seeds index written again as one segment, so the current FLAT_MAX picks its FAISS type; its vectors and
+    postings are reused, so nothing is embedded again."""
     old = IndexReader(source)
-    articles = [Article(id=a["id"], text=old.text(i), title=a["title"], outlet=a["outlet"], published=a["published"])
-                for i, a in enumerate(old.articles)]
-    passage_terms = [terms(bm25_text(articles[p[0]], int(p[2]), int(p[3]))) for p in np.asarray(old.passages)]
-    manifest = {"model": old.manifest["model"], "passages": old.manifest["passages"]}
-    write_index(root, articles, np.asarray(old.passages), np.asarray(old.vectors), np.asarray(old.units),
-                np.asarray(old.unit_vectors), passage_terms, old.folder / "model", manifest)
+    root.mkdir(parents=True)
+    name, meta = write_segment(root, merged_data(old, list(range(len(old.segments)))))
+    copy_model(old.model_folder, root / "model")
+    entry = {"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": []}
+    write_commit(root, Commit(1, old.commit.model, old.commit.passages, "model", [entry]))
     return IndexReader(root)
 
 
 @pytest.fixture()
 def ivf_index(seeds_index, tmp_path, monkeypatch) -> Path:
-    monkeypatch.setattr(store, "FLAT_MAX", 10)
+    monkeypatch.setattr(dense, "FLAT_MAX", 10)
     rewrite(seeds_index, tmp_path / "ivf")
     return tmp_path / "ivf"
 
@@ -52,18 +55,18 @@ def spy(monkeypatch):
 
 
 def test_kind_follows_size_threshold(monkeypatch):
-    monkeypatch.setattr(store, "FLAT_MAX", 100)
+    monkeypatch.setattr(dense, "FLAT_MAX", 100)
     assert faiss_kind(100) == "flat" and faiss_kind(101) == "ivf-sq8"
     assert faiss_kind(100, "int8") == "sq8" and faiss_kind(101, "int8") == "ivf-sq8"
-    assert store.faiss_factory("ivf-sq8", 1_000_000) == "IVF2048,SQ8"
+    assert faiss_factory("ivf-sq8", 1_000_000) == "IVF2048,SQ8"
     with pytest.raises(ValueError):
         faiss_kind(10, "int4")
 
 
 def test_beyond_threshold_is_ivf_and_answers_alike(ivf_index, engine):
-    reader = IndexReader(ivf_index)
-    assert reader.manifest["faiss"] == "ivf-sq8" and reader.manifest["faiss_factory"].startswith("IVF")
-    assert faiss.try_extract_index_ivf(reader.dense) is not None
+    (seg,) = IndexReader(ivf_index).segments
+    assert seg.meta["faiss"] == "ivf-sq8" and seg.meta["faiss_factory"].startswith("IVF")
+    assert faiss.try_extract_index_ivf(seg.dense) is not None
     approximate = Engine.open(Settings.from_env(index=ivf_index))
     assert approximate.ask(JET, k=1).passages[0].id == engine.ask(JET, k=1).passages[0].id
 
@@ -78,31 +81,32 @@ def test_nprobe_reaches_faiss_from_settings(ivf_index, spy, monkeypatch):
 
 
 def test_filtered_search_keeps_knob_and_filter(ivf_index, spy, monkeypatch):
-    monkeypatch.setattr(store, "FLAT_MAX", 1)  # so the filtered search goes to FAISS, not the exact numpy path
+    monkeypatch.setattr(dense, "FLAT_MAX", 1)  # so the filtered search goes to FAISS, not the exact numpy path
     reader = IndexReader(ivf_index, nprobe=5)
     mask = np.zeros(len(reader), dtype=bool)
     mask[::2] = True
-    hits = reader.dense_search(np.asarray(reader.vectors[2]), 3, mask)
+    hits = reader.dense_search(np.asarray(reader.segments[0].vectors[2]), 3, mask)
     assert spy[-1].nprobe == 5 and spy[-1].sel is not None
     assert hits[0].row == 2 and all(mask[h.row] for h in hits)
 
 
 def test_ef_search_reaches_hnsw(seeds_index, spy):
     reader = IndexReader(seeds_index, ef_search=7)
-    hnsw = faiss.IndexHNSWFlat(reader.vectors.shape[1], 8, faiss.METRIC_INNER_PRODUCT)
-    hnsw.add(np.ascontiguousarray(reader.vectors))
-    reader.dense = hnsw
-    assert reader.dense_search(np.asarray(reader.vectors[0]), 2)[0].row == 0
+    vectors = reader.segments[0].vectors
+    hnsw = faiss.IndexHNSWFlat(vectors.shape[1], 8, faiss.METRIC_INNER_PRODUCT)
+    hnsw.add(np.ascontiguousarray(vectors))
+    reader = with_dense(reader, hnsw)
+    assert reader.dense_search(np.asarray(vectors[0]), 2)[0].row == 0
     assert spy[-1].efSearch == 7
 
 
 def test_loads_memory_mapped(ivf_index):
-    reader = IndexReader(ivf_index)
+    (seg,) = IndexReader(ivf_index).segments
     for name in ("passages", "vectors", "units", "unit_vectors"):
-        assert isinstance(getattr(reader, name).base, np.memmap), name  # a view over the map, not a copy
+        assert isinstance(getattr(seg, name).base, np.memmap), name  # a view over the map, not a copy
     maps = Path("/proc/self/maps")
     if maps.exists():
-        assert str(reader.folder / "dense.faiss") in maps.read_text()
+        assert str(seg.folder / "dense.faiss") in maps.read_text()
 
 
 def test_int8_build_answers_jet_alike(tmp_path, engine):
@@ -114,6 +118,7 @@ def test_int8_build_answers_jet_alike(tmp_path, engine):
     result = CliRunner().invoke(main, ["build", str(SEEDS), "--index", str(root), "--int8"])
     assert result.exit_code == 0, result.output
     int8 = Engine.open(Settings.from_env(index=root))
-    assert int8.index.manifest["faiss"] == "sq8"
-    assert isinstance(int8.index.dense, faiss.IndexScalarQuantizer)
+    (seg,) = int8.index.segments
+    assert seg.meta["faiss"] == "sq8"
+    assert isinstance(seg.dense, faiss.IndexScalarQuantizer)
     assert int8.ask(JET, k=1).passages[0].id == engine.ask(JET, k=1).passages[0].id

@@ -1,0 +1,248 @@
+"""A segment: the immutable files of one batch of articles, written once and never changed (as in Lucene).
+
+Files of a segment folder `seg-<id>`:
+  segment.json     counts and the FAISS type
+  articles.sqlite  article metadata, content hash and cleaned text; idx is the article's row in this segment
+  passages.npy     int32 rows (article_idx, ordinal, start, end, first_unit, n_units); row = FAISS id = postings row
+  units.npy        int32 rows (article_idx, start, end): the sentences passages are made of
+  unit_vectors.npy float16 sentence vectors, for answer sentences and sentence-level scoring
+  vectors.npy      float32 passage vectors (mean of their sentences), for exact search and rescoring
+  dense.faiss      FAISS over the vectors: exact up to FLAT_MAX passages, IVF with int8 (SQ8) codes beyond
+  vocab.json, indptr.npy, docs.npy, freqs.npy, lengths.npy: lexical postings (index/lexical.py)
+
+A segment is written under a hidden name, fsynced, then renamed into place: a folder named `seg-*` is complete.
+It becomes part of the index only when a commit lists it (index/commit.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import dense as dense_config  # FLAT_MAX read at search time: benchmarks move it
+from .dense import DEFAULT_EF_SEARCH, DEFAULT_NPROBE, RERANK, faiss_factory, faiss_index, faiss_kind, top
+from .documents import Article
+from .errors import BadIndex
+from .lexical import Postings
+
+PREFIX = "seg-"
+META = "segment.json"
+ARTICLE_FIELDS = ("id", "title", "outlet", "published", "url", "path")
+ARRAYS = ("passages.npy", "vectors.npy", "units.npy", "unit_vectors.npy")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage row and its score from one retriever."""
+
+    row: int
+    score: float
+
+
+@dataclass
+class SegmentData:
+    """What a segment holds, in memory, before it is written."""
+
+    articles: Sequence[Article]
+    passages: np.ndarray
+    vectors: np.ndarray
+    units: np.ndarray
+    unit_vectors: np.ndarray
+    postings: Postings
+
+
+def new_name() -> str:
+    """Segment names sort by creation time, which is also the order a view lays their rows out in."""
+    return f"{PREFIX}{time.strftime('%Y%m%d%H%M%S')}-{uuid.uuid4().hex[:8]}"
+
+
+def write_segment(root: Path, data: SegmentData, quantize: str | None = None) -> tuple[str, dict]:
+    """Write a complete segment under root, durably, and return its name and its segment.json."""
+    name = new_name()
+    stage = root / f".{name}.tmp"
+    stage.mkdir(parents=True)
+    try:
+        # asarray, not astype: at 1M passages the sentence vectors alone are gigabytes, so never copy them.
+        np.save(stage / "passages.npy", np.asarray(data.passages, dtype=np.int32))
+        np.save(stage / "vectors.npy", np.asarray(data.vectors, dtype=np.float32))
+        np.save(stage / "units.npy", np.asarray(data.units, dtype=np.int32))
+        np.save(stage / "unit_vectors.npy", np.asarray(data.unit_vectors, dtype=np.float16))
+        kind = faiss_kind(len(data.vectors), quantize)
+        factory = faiss_factory(kind, len(data.vectors))
+        started = time.perf_counter()
+        _write_dense(stage / "dense.faiss", data.vectors, factory)
+        dense_seconds = time.perf_counter() - started
+        data.postings.write(stage)
+        _write_articles(stage / "articles.sqlite", data.articles)
+        meta = {
+            "articles": len(data.articles), "passages": int(len(data.passages)), "sentences": int(len(data.units)),
+            "faiss": kind, "faiss_factory": factory, "dense_seconds": round(dense_seconds, 3),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        (stage / META).write_text(json.dumps(meta, indent=1))
+        sync_folder(stage)
+        stage.rename(root / name)
+        sync_folder(root, files=False)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    return name, meta
+
+
+def sync_folder(folder: Path, files: bool = True) -> None:
+    """fsync every file in a folder (with files), then the folder itself, so a rename after it is durable."""
+    if files:
+        for path in folder.iterdir():
+            if path.is_file():
+                fd = os.open(path, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_dense(path: Path, vectors: np.ndarray, factory: str) -> None:
+    import faiss
+
+    faiss.write_index(faiss_index(vectors, factory), str(path))
+
+
+def _write_articles(path: Path, articles: Iterable[Article]) -> None:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE articles (idx INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, title TEXT, outlet TEXT,"
+            " published TEXT, url TEXT, path TEXT, hash TEXT NOT NULL, text TEXT NOT NULL)"
+        )
+        db.executemany(
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((i, a.id, a.title, a.outlet, a.published, a.url, a.path, a.hash, a.text) for i, a in enumerate(articles)),
+        )
+    db.close()
+
+
+class Segment:
+    """One segment opened read-only: memory-mapped arrays, FAISS, postings and article metadata.
+
+    Opening reads no vectors: the page cache holds what queries touch. Once open, a segment keeps working after its
+    files are deleted (POSIX keeps open files alive), so a merge can drop it under a running server.
+    """
+
+    def __init__(self, folder: Path, nprobe: int | None = None, ef_search: int | None = None):
+        import faiss
+
+        self.folder, self.name = folder, folder.name
+        self.nprobe, self.ef_search = nprobe or DEFAULT_NPROBE, ef_search or DEFAULT_EF_SEARCH
+        try:
+            self.meta = json.loads((folder / META).read_text())
+            self.passages, self.vectors, self.units, self.unit_vectors = (
+                np.asarray(np.load(folder / name, mmap_mode="r")) for name in ARRAYS
+            )
+            # MMAP_IFC maps flat codes and IVF lists in place (IO_FLAG_MMAP copies flat codes, scans IVF 4x slower).
+            self.dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            self.postings = Postings.load(folder)
+            self._db = sqlite3.connect(f"file:{folder / 'articles.sqlite'}?mode=ro", uri=True, check_same_thread=False)
+            rows = self._db.execute(f"SELECT {', '.join(ARTICLE_FIELDS)}, hash FROM articles ORDER BY idx").fetchall()
+        except (OSError, ValueError, RuntimeError, sqlite3.Error, KeyError) as exc:
+            raise BadIndex(f"segment {folder.name} is damaged ({_reason(exc)})") from None
+        if len(self.passages) != self.dense.ntotal or len(self.passages) != len(self.postings.lengths):
+            raise BadIndex(f"segment {folder.name} is damaged (its passages, vectors and postings disagree)")
+        self.articles = [dict(zip(ARTICLE_FIELDS, row[:-1])) for row in rows]
+        self.hashes = [row[-1] for row in rows]
+        self.ids = {a["id"]: i for i, a in enumerate(self.articles)}
+        self.dates = np.array(
+            [date.fromisoformat(a["published"]).toordinal() if a["published"] else -1 for a in self.articles], np.int64
+        )
+        self.outlets = np.array([(a["outlet"] or "").casefold() for a in self.articles], dtype=object)
+        # Passages are stored article by article, so each article's rows are one contiguous slice.
+        self.article_starts = np.searchsorted(self.passages[:, 0], np.arange(len(self.articles) + 1))
+        self.use_dense(self.dense)
+        self._lock = threading.Lock()
+        self._texts: dict[int, str] = {}
+
+    def use_dense(self, index) -> None:
+        """Search this FAISS inner-product index over the segment's rows (benchmarks swap in exact or HNSW ones)."""
+        import faiss
+
+        self.dense = index
+        self._ivf = faiss.try_extract_index_ivf(index) is not None
+        self._hnsw = isinstance(index, faiss.IndexHNSW)
+        # Only float Flat codes rank exactly; IVF and int8 codes get a second, exact ranking.
+        self._rerank = not isinstance(index, faiss.IndexFlat)
+
+    def __len__(self) -> int:
+        return int(self.passages.shape[0])
+
+    def text(self, article: int) -> str:
+        """An article's cleaned text, the string all offsets refer to."""
+        cached = self._texts.get(article)
+        if cached is None:
+            with self._lock:
+                cached = self._db.execute("SELECT text FROM articles WHERE idx = ?", (article,)).fetchone()[0]
+            if len(self._texts) > 4096:
+                self._texts.clear()
+            self._texts[article] = cached
+        return cached
+
+    def live_rows(self, deleted: set[int]) -> np.ndarray | None:
+        """The passage rows not deleted (None: all are live)."""
+        if not deleted:
+            return None
+        live = np.ones(len(self.articles), dtype=bool)
+        live[list(deleted)] = False
+        return live[self.passages[:, 0]]
+
+    def dense_search(self, query: np.ndarray, k: int, mask: np.ndarray | None) -> list[Hit]:
+        """Top-k rows by cosine similarity (exact scores), restricted to mask when given."""
+        import faiss
+
+        selector = None
+        if mask is not None:
+            allowed = np.flatnonzero(mask)
+            if len(allowed) <= dense_config.FLAT_MAX:
+                return self.exact(allowed, query, k)
+            selector = faiss.IDSelectorBatch(allowed.astype(np.int64))
+        fetch = k * RERANK if self._rerank else k
+        scores, ids = self.dense.search(query.reshape(1, -1), fetch, params=self._search_params(selector))
+        if self._rerank:
+            return self.exact(ids[0][ids[0] >= 0], query, k)
+        return [Hit(int(i), float(s)) for s, i in zip(scores[0], ids[0]) if i >= 0]
+
+    def _search_params(self, selector=None):
+        import faiss
+
+        extra = {} if selector is None else {"sel": selector}
+        if self._ivf:
+            return faiss.SearchParametersIVF(nprobe=self.nprobe, **extra)
+        if self._hnsw:
+            return faiss.SearchParametersHNSW(efSearch=self.ef_search, **extra)
+        return faiss.SearchParameters(**extra) if extra else None
+
+    def exact(self, rows: np.ndarray, query: np.ndarray, k: int) -> list[Hit]:
+        """The top k of rows by exact cosine from the float32 vectors."""
+        rows = np.sort(rows)  # file order for the memory map, and ties go to the lower row
+        scores = np.asarray(self.vectors[rows]) @ query
+        return [Hit(int(rows[i]), float(scores[i])) for i in top(scores, k)]
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1][:200]}" if text else type(exc).__name__
