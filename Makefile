@@ -49,18 +49,20 @@ eval: $(STAMP)
 	$(VENV)/bin/qa eval --squad ../shared/data/squad-v1.1-dev/dev-v1.1.json --split eval
 	$(PY) -m benchmarks.reader
 
-# Figures for BENCHMARKS.md, in one run (about 30 minutes on 2 cores; the 1M part needs ~8 GB of disk).
+# Figures for BENCHMARKS.md, in one run (about 45 minutes on 2 cores; the 1M part needs ~8 GB of disk).
 # Run from the project root: a `benchmarks` package from site-packages would shadow ours elsewhere.
 bench: $(STAMP) bench-deps
 	$(PY) -m benchmarks.latency
 	$(PY) -m benchmarks.build --repeat 2 --full
 	$(PY) -m benchmarks.scale --n 1000000 --stories 3000 --nprobe 16,32,64,128
+	$(PY) -m benchmarks.live
 
 # Faster figures: everything but the whole-Reuters build and the 1M index.
 bench-quick: $(STAMP) bench-deps
 	$(PY) -m benchmarks.latency --rounds 3 --cold-runs 3
 	$(PY) -m benchmarks.build
 	$(PY) -m benchmarks.scale --n 100000 --stories 1000
+	$(PY) -m benchmarks.live --stories 2000 --segments 20
 
 # wrk is the load generator (Debian package); without root the load part is skipped with a message.
 bench-deps:

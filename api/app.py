@@ -16,7 +16,8 @@ from starlette.routing import Match
 from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 
 from qa.answer import Answer, Results
-from qa.engine import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION, Engine
+from qa.checks import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION
+from qa.engine import Engine
 from qa.errors import QAError
 from qa.render import filter_notes, segments
 from qa.settings import Settings

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
 
-from qa.engine import MAX_K, MAX_QUESTION
+from qa.checks import MAX_K, MAX_QUESTION
 
 
 def _whole(value: object) -> object:

@@ -4,9 +4,10 @@
     .venv/bin/python -m benchmarks.live --parts query,fresh --stories 2000
 
 - write: the whole Reuters corpus is indexed as 50 segments (50 commits of ~380 stories), then one new article is
-  added, in process with the encoder loaded (what POST /articles does) and as a `qa add` command; the full build
-  of the same corpus, timed in the same run, is what adding one article cost before segments.
-- merge: `qa merge`'s work (index.merge.merge(force=True)) on those 50 segments, then the same add on one segment.
+  added in process with the encoder loaded (what POST /articles does); the full build of the same corpus, timed in
+  the same run, is what adding one article cost before segments.
+- merge: `qa merge`'s work (index.merge.merge(force=True)) on those segments, then the same add on one segment, in
+  process and as a `qa add` command (a fresh process: imports and model load included).
 - query: Engine.ask p50 and Engine.search top-10 over 2,000 stories as 20 segments against one segment.
 - fresh: `qa serve` (2 workers) on the seeds with ~50 requests/s of background /search load; 50 times, POST an
   article that alone answers a question, then ask it on fresh connections until 4 in a row answer from it.
@@ -73,29 +74,32 @@ def write_and_merge(work: Path, stories: int | None, segments: int, rounds: int)
     view = IndexReader(root)
     encoder = open_encoder(view.model_folder, view.manifest["model"]["name"])
 
-    def adds(label: str) -> dict:
-        in_process, command = [], []
-        for i in range(rounds):
-            t = time.perf_counter()
-            add_articles(root, [_new_article(i)], encoder=encoder)
-            in_process.append(time.perf_counter() - t)
-            doc = work / f"new-{label}-{i}.txt"
-            doc.write_text(NEWS.format(n=100 + i))
-            t = time.perf_counter()
-            subprocess.run([*qa_command(), "add", str(doc), "--index", str(root)], check=True, capture_output=True)
-            command.append(time.perf_counter() - t)
-        return {"segments": len(latest(root).segments), "in_process_s": statistics.median(in_process),
-                "qa_add_s": statistics.median(command)}
+    def add_in_process(label: int) -> float:
+        t = time.perf_counter()
+        add_articles(root, [_new_article(label)], encoder=encoder)
+        return time.perf_counter() - t
 
-    before = adds("before")
+    def add_command(label: int) -> float:
+        doc = work / f"new-{label}.txt"
+        doc.write_text(NEWS.format(n=label))
+        t = time.perf_counter()
+        subprocess.run([*qa_command(), "add", str(doc), "--index", str(root)], check=True, capture_output=True)
+        return time.perf_counter() - t
+
+    # Unmerged first, in process only: `qa add` runs the merge policy, which would merge the 50 before they are timed.
+    before = {"segments": len(latest(root).segments),
+              "in_process_s": statistics.median(add_in_process(i) for i in range(rounds))}
+    merged_from = len(latest(root).segments)
     started = time.perf_counter()
     merge(root, force=True)
     merged = time.perf_counter() - started
-    after = adds("after")
+    after = {"segments": len(latest(root).segments),
+             "in_process_s": statistics.median(add_in_process(100 + i) for i in range(rounds)),
+             "qa_add_s": statistics.median(add_command(200 + i) for i in range(rounds))}
     counts = IndexReader(root).counts()
     return {"stories": len(articles), "passages": counts["passages"], "full_build_s": full,
             "incremental_build_s": incremental, "add_unmerged": before, "merge_s": merged,
-            "merged_from": before["segments"], "add_merged": after}
+            "merged_from": merged_from, "add_merged": after}
 
 
 def query_cost(work: Path, stories: int, segments: int, rounds: int) -> dict:

@@ -17,7 +17,8 @@ from typing import Callable, Iterable, Iterator, TypeVar
 
 import numpy as np
 
-from .documents import Article, count_articles, load_articles
+from .documents import Article, load_articles
+from .files import count_articles, within
 from .encoder import DEFAULT_MODEL, TokenCounter
 from .errors import QAError
 from .lexical import Postings
@@ -243,7 +244,7 @@ def build_index(
         if data is not None:
             writer.add(data)
             report.embedded = len(data.passages)
-        kept = {i for i in live if i not in seen and (writer.article(i) or {}).get("path") in unreadable}
+        kept = {i for i in live if i not in seen and _unreadable((writer.article(i) or {}).get("path"), unreadable)}
         for article_id in sorted(kept):
             note(f"kept the indexed copy of {article_id}: its file could not be read")
         gone = [i for i in live if i not in seen and i not in kept]
@@ -253,6 +254,11 @@ def build_index(
     report.articles, report.passages = counts["articles"], counts["passages"]
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _unreadable(article_path: str | None, unreadable: set[str]) -> bool:
+    """Whether an article came from a file (a jsonl line, a file of a folder) that could not be read this time."""
+    return bool(article_path) and any(within(article_path, path) for path in unreadable)
 
 
 def _settings_of(root: Path, model: str | None) -> tuple[str, PassageSpec]:

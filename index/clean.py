@@ -34,14 +34,17 @@ JUNK_LINE = re.compile(
     r"|follow us on\b.*|sign up\b.*|subscribe\b.*|print|email|share|tweet|copy link))$",
     _FLAGS,
 )
-CAPTION = re.compile(r"\((photo|image|picture|pic|video)\b[^)]*\)\s*$|^(photo|image|picture|file photo)\s*(credit)?\s*:", _FLAGS)
+# Here and in BYLINE, whitespace runs are matched possessively (\s*+): giving space back cannot help a match, and
+# a line of thousands of spaces would otherwise backtrack for minutes.
+CAPTION_START = re.compile(r"^(photo|image|picture|file photo)\s*+(credit)?\s*+:", _FLAGS)
+CAPTION_END = re.compile(r"\((photo|image|picture|pic|video)\b", _FLAGS)
 BANNER = re.compile(r"^\s*\|\s*(?P<site>.+)$|^welcome to (?P<welcome>[^.!?]{2,60})$", _FLAGS)
 SOURCE = re.compile(r"^source\s*:\s*(?P<value>.{2,120})$", _FLAGS)
 CREDIT = re.compile(
     r"^\(?((?P<agency>[A-Z][\w.&'-]*( [A-Z][\w.&'-]*){0,3}) with additional (input|reporting)( by| from)?\b.*"
     r"|(additional )?(reporting|writing|editing|compiled) by\b.*)\)?$",
 )
-BYLINE = re.compile(r"^(by\s+)?[A-Z][\w.'’-]+(\s+[A-Z][\w.'’-]+){1,3}\s*,?\s*$")
+BYLINE = re.compile(r"^(by\s++)?[A-Z][\w.'’-]++(\s++[A-Z][\w.'’-]++){1,3}\s*+,?\s*+$")
 # Metadata lines that also stay in the text once the story has begun: a fact-checker reads "Source: TASS,
 # February 28, 2020" where it stood. Above the headline the same shapes are page chrome (today's date).
 ATTRIBUTION = {"source", "date", "credit"}
@@ -103,6 +106,16 @@ def _drop_repeats(lines: list[str]) -> list[str]:
     return out
 
 
+def _is_caption(line: str) -> bool:
+    """A credit line ("Photo: AFP") or a line ending in a "(Photo ...)" credit."""
+    if CAPTION_START.match(line):
+        return True
+    # Only the last bracket can end the line: searching it alone keeps a line full of "(photo" linear.
+    if not line.endswith(")"):
+        return False
+    return CAPTION_END.search(line, line.rfind(")", 0, len(line) - 1) + 1) is not None
+
+
 def _classify(line: str) -> tuple[str, str] | None:
     """The kind of a furniture line and the value it carries, or None for article text."""
     stripped = line.strip()
@@ -118,7 +131,7 @@ def _classify(line: str) -> tuple[str, str] | None:
         return "date", stripped
     if m := CREDIT.match(stripped):
         return "credit", (m.group("agency") or "").strip()
-    if CAPTION.search(stripped):
+    if _is_caption(stripped):
         return "caption", stripped
     if JUNK_LINE.match(stripped):
         return "junk", stripped

@@ -6,24 +6,22 @@ import hashlib
 import json
 import logging
 import re
-import unicodedata
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Iterable, Iterator
 from urllib.parse import urlsplit
 
+import orjson
+
 from .clean import clean
-from .metadata import extract_metadata, normalise_date
+from .decoding import decode
+from .files import SIDECAR, Unreadable, Warn, iter_files, shown, why
+from .metadata import extract_metadata, normalise_date, states_date
 
 log = logging.getLogger(__name__)
 
-SUFFIXES = {".txt", ".md", ".html", ".htm", ".jsonl"}
-SIDECAR = "metadata.json"
 META_FIELDS = ("title", "outlet", "published", "url")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
-
-Warn = Callable[[str], None]
-
 
 @dataclass(frozen=True)
 class Article:
@@ -55,61 +53,30 @@ def safe_id(raw: str) -> str:
     return _ID_UNSAFE.sub("_", raw.strip()).strip("._") or "article"
 
 
-def decode(data: bytes) -> str | None:
-    """UTF-8, else latin-1 when that yields printable text; None for binary data."""
-    if b"\x00" in data:
-        return None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    text = data.decode("latin-1")
-    # latin-1 maps every byte, so it "works" on binaries too; C0/C1 control characters betray those.
-    bad = sum(1 for ch in text if unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f")
-    return None if bad > max(2, len(text) // 1000) else text
-
-
-def iter_files(paths: Iterable[Path | str], warn: Warn) -> Iterator[tuple[Path, Path]]:
-    """Input files under the given paths, recursively, in a stable order, each with the folder it was found in
-    (its own parent for a file given by name): ids and shown paths are relative to that folder."""
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUFFIXES)
-            yield from ((p, path) for p in found if not any(part.startswith(".") for part in p.relative_to(path).parts))
-        elif path.is_file():
-            yield path, path.parent
-        else:
-            warn(f"skipped {path}: no such file or directory")
-
-
-def count_articles(paths: Iterable[Path | str]) -> int:
-    """How many articles the inputs hold at most (a file each, a line per .jsonl line), read without parsing."""
-    total = 0
-    for path, _ in iter_files(paths, lambda message: None):
-        if path.suffix.lower() != ".jsonl":
-            total += 1
-            continue
-        try:
-            with open(path, "rb") as handle:
-                total += sum(1 for line in handle if line.strip())
-        except OSError:
-            pass
-    return total
-
-
 def _sidecar(folder: Path, cache: dict[Path, dict], warn: Warn) -> dict:
     if folder not in cache:
         cache[folder] = {}
         side = folder / SIDECAR
-        if side.is_file():
-            try:
-                loaded = json.loads(side.read_text("utf-8"))
-                if not isinstance(loaded, dict):
-                    raise ValueError(f"expected an object of {{id: fields}}, got a {type(loaded).__name__}")
-                cache[folder] = loaded
-            except (OSError, ValueError) as exc:
-                warn(f"ignored {side}: {exc}")
+        try:
+            text = decode(side.read_bytes())
+            if text is None:
+                raise ValueError("binary, not JSON text")
+            loaded = orjson.loads(text)
+            if not isinstance(loaded, dict):
+                raise ValueError(f"expected an object of {{id: fields}}, got a {type(loaded).__name__}")
+        except FileNotFoundError:
+            return cache[folder]
+        except OSError as exc:
+            warn(f"ignored {side}: cannot read ({why(exc, side)})")
+        except orjson.JSONDecodeError as exc:
+            warn(f"ignored {side}: {json_problem(exc)}")
+        except ValueError as exc:
+            warn(f"ignored {side}: {exc}")
+        else:
+            for key, entry in loaded.items():
+                if not isinstance(entry, dict):
+                    warn(f"ignored entry {key!r} in {side}: expected an object of fields, got a {type(entry).__name__}")
+            cache[folder] = {key: entry for key, entry in loaded.items() if isinstance(entry, dict)}
     return cache[folder]
 
 
@@ -150,10 +117,12 @@ def _from_html(article_id: str, raw: str, path: str, given: dict) -> Article | N
     if not body:
         return None
     info = trafilatura.extract_metadata(raw)
+    published = getattr(info, "date", None)
     found = {
         "title": getattr(info, "title", None),
         "outlet": getattr(info, "sitename", None),
-        "published": getattr(info, "date", None),
+        # trafilatura fills in a day and month the page never gave ("2010" becomes 2010-01-01): keep only stated dates
+        "published": published if published and states_date(raw, published) else None,
         "url": getattr(info, "url", None),
     }
     merged = {name: given.get(name) or found.get(name) for name in META_FIELDS}
@@ -166,14 +135,13 @@ def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
+            obj = orjson.loads(line)
             if not isinstance(obj, dict) or not isinstance(obj.get("text"), str):
                 raise ValueError("expected an object with a string 'text'")
-            json.dumps(obj, ensure_ascii=False).encode("utf-8")  # "\ud800" decodes to a lone surrogate, unstorable
-        except UnicodeEncodeError:
-            warn(f"skipped {path} line {lineno}: text holds a lone surrogate (an invalid \\ud800-\\udfff escape)")
+        except orjson.JSONDecodeError as exc:
+            warn(f"skipped {path} line {lineno}: {json_problem(exc)}")
             continue
-        except (ValueError, RecursionError) as exc:
+        except ValueError as exc:
             warn(f"skipped {path} line {lineno}: {exc}")
             continue
         article_id = safe_id(str(obj.get("id") or f"{path.stem}-{lineno}"))
@@ -185,35 +153,54 @@ def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]
             yield article
 
 
+def json_problem(exc: ValueError) -> str:
+    """What is wrong with a JSON text, in words. orjson, not json: it refuses deep nesting with an error where json
+    recurses until RecursionError, which on CPython 3.11 can leave the interpreter's AST depth counter broken."""
+    message = str(exc)
+    if "depth limit" in message:
+        return "JSON nested too deeply"
+    if "surrogate" in message:
+        return "text holds a lone surrogate (an invalid \\ud800-\\udfff escape)"
+    return f"not JSON ({message})"
+
+
 def load_articles(
-    paths: Iterable[Path | str], warn: Warn | None = None, unreadable: Callable[[str], None] | None = None
+    paths: Iterable[Path | str], warn: Warn | None = None, unreadable: Unreadable | None = None
 ) -> Iterator[Article]:
     """Articles from files and folders; unreadable, binary or empty inputs are skipped with a warning.
 
     A file's id is its path inside the folder given, without the suffix ("sport/001.txt" -> "sport_001"), so files
     of the same name in different subfolders stay apart; its shown path starts at that folder's name.
-    `unreadable` is told the shown path (Article.path's form) of each file that exists but could not be read or
-    decoded, so a build keeps that file's indexed articles instead of deleting them.
+
+    `unreadable` hears of inputs that exist but could not be read (permission denied, an I/O error, bytes that are
+    binary or decode as no text), so a build can keep their indexed copies rather than delete them. It gets the
+    path as articles show it: a .txt, .md or .html file's Article.path exactly; for a .jsonl file the file's path,
+    its articles' paths being that plus "#L<line>"; for a folder that cannot be listed, the folder's path. `within`
+    matches an article path against it. Empty files, files without article text and bad .jsonl lines are not
+    unreadable: they only warn.
     """
     warn = warn or log.warning
     sidecars: dict[Path, dict] = {}
     seen: set[str] = set()
-    for path, base in iter_files(paths, warn):
-        inside = path.relative_to(base)
-        rel = str(Path(base.resolve().name) / inside)
+    for path, base in iter_files(paths, warn, unreadable):
+        rel = shown(path, base)
         try:
             data = path.read_bytes()
+        except FileNotFoundError:
+            warn(f"skipped {path}: removed while reading")
+            continue
         except OSError as exc:
-            warn(f"skipped {path}: cannot read ({exc.strerror or exc})")
-            if unreadable:
+            warn(f"skipped {path}: cannot read ({why(exc, path)})")
+            if unreadable is not None:
                 unreadable(rel)
             continue
         raw = decode(data)
         if raw is None:
-            warn(f"skipped {path}: binary or not valid UTF-8/latin-1 text")
-            if unreadable:
+            warn(f"skipped {path}: binary, not text in any encoding charset detection knows")
+            if unreadable is not None:
                 unreadable(rel)
             continue
+        inside = path.relative_to(base)
         suffix = path.suffix.lower()
         if suffix == ".jsonl":
             articles: Iterable[Article | None] = _from_jsonl(path, raw, rel, warn)

@@ -6,6 +6,7 @@ scraper's page chrome ("today is ..."), not the publication date, so it is ignor
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, datetime
 from functools import lru_cache
@@ -14,21 +15,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .clean import Cleaned
 
+# Whitespace runs are matched possessively (\s*+, \s++): what follows one never starts with a space, so giving
+# space back cannot help a match, and a line of thousands of spaces would otherwise backtrack for hours.
 _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
-_WEEKDAY = r"((mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s+)?"
+_WEEKDAY = r"((mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s++)?"
 DATE_TEXT = (
-    rf"({_MONTH}\s+\d{{1,2}}(st|nd|rd|th)?,?\s+\d{{4}}|\d{{1,2}}(st|nd|rd|th)?\s+{_MONTH},?\s+\d{{4}}"
+    rf"({_MONTH}\s++\d{{1,2}}(st|nd|rd|th)?,?\s++\d{{4}}|\d{{1,2}}(st|nd|rd|th)?\s++{_MONTH},?\s++\d{{4}}"
     r"|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}/\d{4}|\d{1,2}\.\d{1,2}\.\d{4})"
 )
 # A whole line that is just a date, optionally with a weekday and a time.
-DATE_LINE = re.compile(rf"^{_WEEKDAY}{DATE_TEXT}(\s*[,|-]?\s*\d{{1,2}}[:.]\d{{2}}(\s*[ap]\.?m\.?)?(\s*[A-Z]{{2,4}})?)?$", re.I)
+DATE_LINE = re.compile(
+    rf"^{_WEEKDAY}{DATE_TEXT}(\s*+[,|-]?\s*+\d{{1,2}}[:.]\d{{2}}(\s*+[ap]\.?m\.?)?(\s*+[A-Z]{{2,4}})?)?$", re.I
+)
 DATE_IN = re.compile(DATE_TEXT, re.I)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}(?!\d)|\d{8}(?!\d)")
+_MONTH_NAMES = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 
 # "MOSCOW, February 4. /TASS/:", "LONDON (Reuters) -", "ANKARA, Turkey (AP) —"
 DATELINE = re.compile(
-    r"^(?P<place>[A-Z][A-Z .'-]{1,30}(,\s*[A-Z][\w .'-]{1,30})?)\s*,?\s*"
-    r"(?P<date>[A-Z][a-z]{2,8}\.?\s+\d{1,2}(,\s*\d{4})?\.?)?\s*"
-    r"(/(?P<slash>[A-Za-z][\w&-]{1,20})/|\((?P<paren>[A-Za-z][\w&' -]{1,20})\))\s*[:\u2014\u2013-]"
+    r"^(?P<place>[A-Z][A-Z .'-]{1,30}(,\s*+[A-Z][\w .'-]{1,30})?)\s*+,?\s*+"
+    r"(?P<date>[A-Z][a-z]{2,8}\.?\s++\d{1,2}(,\s*+\d{4})?\.?)?\s*+"
+    r"(/(?P<slash>[A-Za-z][\w&-]{1,20})/|\((?P<paren>[A-Za-z][\w&' -]{1,20})\))\s*+[:\u2014\u2013-]"
 )
 SOURCE_VALUE = re.compile(r"^(?P<outlet>[^,;|]{2,60}?)\s*(,\s*(?P<date>.*))?$")
 _HEADLINE_END = re.compile(r"[.:;,]$")
@@ -48,15 +55,38 @@ def normalise_date(value: str | None) -> str | None:
     if not value or not isinstance(value, str):
         return None
     value = value.strip()
-    try:
-        return date.fromisoformat(value[:10]).isoformat()
-    except ValueError:
-        pass
+    # Only calendar dates: date.fromisoformat also takes week dates ("2010-W01"), which name no day.
+    if iso := _ISO_DAY.match(value):
+        try:
+            return date.fromisoformat(iso.group(0)).isoformat()
+        except ValueError:
+            pass
     match = DATE_IN.search(value)
     if not match:
         return None
     parsed = _parser().get_date_data(match.group(0)).date_obj
     return parsed.date().isoformat() if isinstance(parsed, datetime) else None
+
+
+def states_date(source: str, iso: str) -> bool:
+    """Whether source writes out the day, month and year of the ISO date iso, in text, markup or a URL."""
+    try:
+        day = date.fromisoformat(iso[:10])
+    except ValueError:
+        return False
+    # Page-date finders (htmldate, under trafilatura) fill in what a page leaves out: "2010" comes back as
+    # 2010-01-01, "2010-03" as the 1st of March or as March with today's day. A date the page states in full shows
+    # up in one of these forms; anything else is such a guess.
+    y, m, d = day.year, rf"0?{day.month}", rf"0?{day.day}"
+    month = rf"{_MONTH_NAMES[day.month - 1]}[a-z]*\.?"
+    forms = (
+        rf"{y}(?P<a>[-/._]){m}(?P=a){d}",  # 2010-03-05, /2010/03/05/
+        rf"{y}{day.month:02d}{day.day:02d}",  # 20100305
+        rf"{d}(?P<b>[-/.]){m}(?P=b){y}|{m}(?P<c>[-/.]){d}(?P=c){y}",  # 05.03.2010, 3/5/2010
+        rf"{month}\s++{d}(st|nd|rd|th)?,?\s++{y}",  # March 5, 2010
+        rf"{d}(st|nd|rd|th)?\.?\s++(of\s++)?{month},?\s++{y}",  # 5 March 2010, 5th of March, 2010
+    )
+    return re.search(rf"(?<!\d)({'|'.join(forms)})(?!\d)", html.unescape(source), re.I) is not None
 
 
 def _headline(text: str) -> str | None:

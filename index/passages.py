@@ -25,11 +25,15 @@ class PassageSpec:
 def sentences(text: str) -> list[Span]:
     """Sentence spans (start, end) in text, using syntok; paragraph breaks always end a sentence."""
     spans: list[Span] = []
-    for paragraph in segmenter.analyze(text):
-        for sentence in paragraph:
-            tokens = [t for t in sentence if t.value]
-            if tokens:
-                spans.append((tokens[0].offset, tokens[-1].offset + len(tokens[-1].value)))
+    # syntok's analyze() pads each paragraph with as many spaces as its offset before tokenizing it, so one long
+    # text costs time quadratic in its size (a 2 MB file took minutes). It segments paragraphs independently anyway:
+    # handing it one paragraph at a time gives the same spans in linear time.
+    for base, block in segmenter.preprocess_with_offsets(text):
+        for paragraph in segmenter.analyze(block):
+            for sentence in paragraph:
+                tokens = [t for t in sentence if t.value]
+                if tokens:
+                    spans.append((base + tokens[0].offset, base + tokens[-1].offset + len(tokens[-1].value)))
     return spans
 
 
@@ -40,8 +44,13 @@ def _cut_long(text: str, span: Span, n_tokens: int, max_tokens: int) -> list[Spa
     out: list[Span] = []
     for i in range(pieces):
         cut = end if i == pieces - 1 else start + (end - start) * (i + 1) // pieces
-        while cut < end and not text[cut].isspace():
-            cut += 1
+        # Look for whitespace only up to the next share's cut: a run without any (a pasted blob) is cut hard there,
+        # so each piece stays within the limit and the scan stays linear in the sentence's length.
+        limit = min(end, start + (end - start) * (i + 2) // pieces)
+        space = cut
+        while space < limit and not text[space].isspace():
+            space += 1
+        cut = space if space < limit else cut
         piece_start = out[-1][1] if out else start
         while piece_start < cut and text[piece_start].isspace():
             piece_start += 1

@@ -40,6 +40,10 @@ PREFIX = "seg-"
 META = "segment.json"
 ARTICLE_FIELDS = ("id", "title", "outlet", "published", "url", "path")
 ARRAYS = ("passages.npy", "vectors.npy", "units.npy", "unit_vectors.npy")
+# np.load parses each header with ast.literal_eval, and on CPython 3.11.7 two threads compiling at once can fail
+# with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905): a writer and a request thread
+# both opening segments did. Opening is milliseconds, so one at a time costs nothing.
+_LOADING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -150,12 +154,13 @@ class Segment:
         self.nprobe, self.ef_search = nprobe or DEFAULT_NPROBE, ef_search or DEFAULT_EF_SEARCH
         try:
             self.meta = json.loads((folder / META).read_text())
-            self.passages, self.vectors, self.units, self.unit_vectors = (
-                np.asarray(np.load(folder / name, mmap_mode="r")) for name in ARRAYS
-            )
+            with _LOADING:
+                self.passages, self.vectors, self.units, self.unit_vectors = (
+                    np.asarray(np.load(folder / name, mmap_mode="r")) for name in ARRAYS
+                )
+                self.postings = Postings.load(folder)
             # MMAP_IFC maps flat codes and IVF lists in place (IO_FLAG_MMAP copies flat codes, scans IVF 4x slower).
             self.dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-            self.postings = Postings.load(folder)
             self._db = sqlite3.connect(f"file:{folder / 'articles.sqlite'}?mode=ro", uri=True, check_same_thread=False)
             rows = self._db.execute(f"SELECT {', '.join(ARTICLE_FIELDS)}, hash FROM articles ORDER BY idx").fetchall()
         except (OSError, ValueError, RuntimeError, sqlite3.Error, KeyError) as exc:

@@ -172,7 +172,8 @@ def _colour(color: bool | None) -> bool:
 
 
 def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: bool | None, index: str | None, **filters: str | None) -> None:
-    from .engine import Engine, check_k, check_question, parse_date
+    from .checks import check_k, check_question, parse_date
+    from .engine import Engine
 
     fmt = "json" if as_json else fmt
     if fmt == "citation" and method != "ask":

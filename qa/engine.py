@@ -16,14 +16,13 @@ from index.store import IndexReader, LiveIndex, index_exists, single_thread_fais
 from index.terms import terms
 
 from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, citation, paragraph_number
+from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, encodable, parse_date
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
 from .picks import Pick, pick_passages, shares_key
 from .search import hybrid_search
 from .settings import Settings
 
-MAX_QUESTION = 1000
-MAX_K = 50
 # Windows the reader reads per question, one around the best sentence of each of the top passages, in one batch:
 # each costs a few ms on 2 cores (BENCHMARKS.md), and a window past the top passage lets the reader answer where
 # retrieval put the answer second or third.
@@ -31,41 +30,6 @@ READ = 3
 # ONNX Runtime threads spin this long for more work, then sleep. With 2 threads and 2 ms of other work per question,
 # 200 us gave a 1.5 ms encode at 3.2 ms of CPU; unbounded spinning 1.7-2.3 ms at 5.4-6.7 ms CPU, no spinning 2.2 ms.
 QUERY_SPIN_US = 200
-ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
-ARTICLE_ID_RULE = "article id must be 1-200 letters, digits, '_', '-' or '.'"
-
-
-def check_question(question: object) -> str:
-    """The question, stripped, or BadQuestion naming the rule."""
-    if not isinstance(question, str) or not question.strip() or len(question.strip()) > MAX_QUESTION:
-        raise BadQuestion(f"question must be 1-{MAX_QUESTION} characters of text")
-    if not _encodable(question):
-        raise BadQuestion("question must be valid Unicode text (it holds a lone surrogate)")
-    return question.strip()
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def check_k(k: object) -> int:
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
-        raise BadQuestion(f"k must be an integer from 1 to {MAX_K}")
-    return k
-
-
-def parse_date(name: str, value: str | date | None) -> date | None:
-    """An ISO date filter, or BadFilter that names the format."""
-    if value is None or isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(value.strip())
-    except (ValueError, AttributeError):
-        raise BadFilter(f"{name} must be a date in ISO format YYYY-MM-DD, got {value!r}") from None
 
 
 @dataclass(frozen=True)
@@ -221,7 +185,7 @@ class Engine:
         if since and until and since > until:
             raise BadFilter("since must not be after until")
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
-        if outlet is not None and not _encodable(outlet):
+        if outlet is not None and not encodable(outlet):
             raise BadFilter("outlet must be valid Unicode text (it holds a lone surrogate)")
         ok = view.article_filter(outlet, since, until)
         filtered = None

@@ -7,7 +7,7 @@ from datetime import date
 
 from index.documents import Article, is_web_url, article_from_text
 
-from .engine import ARTICLE_ID, ARTICLE_ID_RULE
+from .checks import ARTICLE_ID, ARTICLE_ID_RULE, encodable
 from .errors import QAError
 
 MAX_ARTICLES = 1000
@@ -46,7 +46,7 @@ def _article(item: object, where: str) -> Article:
         if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD):
             raise BadArticle(f"{where}.{name} must be a string of at most {MAX_FIELD} characters")
     for name in FIELDS:
-        if isinstance(item.get(name), str) and not _encodable(item[name]):
+        if isinstance(item.get(name), str) and not encodable(item[name]):
             raise BadArticle(f"{where}.{name} must be valid Unicode text (it holds a lone surrogate)")
     article_id = item.get("id")
     if article_id is not None and not ARTICLE_ID.match(article_id):
@@ -68,10 +68,3 @@ def _article(item: object, where: str) -> Article:
         raise BadArticle(f"{where}.text holds no text once cleaned")
     return article
 
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True

@@ -1,0 +1,46 @@
+"""The rules every question, filter and article id must meet, shared by the Engine and the write path."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from .errors import BadFilter, BadQuestion
+
+MAX_QUESTION = 1000
+MAX_K = 50
+ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
+ARTICLE_ID_RULE = "article id must be 1-200 letters, digits, '_', '-' or '.'"
+
+
+def check_question(question: object) -> str:
+    """The question, stripped, or BadQuestion naming the rule."""
+    if not isinstance(question, str) or not question.strip() or len(question.strip()) > MAX_QUESTION:
+        raise BadQuestion(f"question must be 1-{MAX_QUESTION} characters of text")
+    if not encodable(question):
+        raise BadQuestion("question must be valid Unicode text (it holds a lone surrogate)")
+    return question.strip()
+
+
+def encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise BadQuestion(f"k must be an integer from 1 to {MAX_K}")
+    return k
+
+
+def parse_date(name: str, value: str | date | None) -> date | None:
+    """An ISO date filter, or BadFilter that names the format."""
+    if value is None or isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        raise BadFilter(f"{name} must be a date in ISO format YYYY-MM-DD, got {value!r}") from None
