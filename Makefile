@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install index reader bench bench-quick bench-deps eval clean
+.PHONY: run test install install-ray index reader bench bench-quick bench-deps eval clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON)"; exit 1; }
@@ -12,10 +12,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q --upgrade pip
 	# torch first and pinned: unpinned, pip pulls multi-GB CUDA builds.
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e ".[build,test]"
+	$(PY) -m pip install -q -e ".[build,test,ray]"
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Ray for `qa build --ray` (make install already includes it; this is the one step for an existing venv).
+install-ray: $(STAMP)
+	$(PY) -m pip install -q -e ".[ray]"
 
 index: $(STAMP)
 	$(VENV)/bin/qa build

@@ -108,9 +108,11 @@ def _json(answer: Answer | Results) -> Response:
     return Response(answer.to_json(), media_type="application/json")
 
 
-def create_app(settings: Settings | None = None, engine: Engine | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, engine: Engine | None = None, offload: bool = False) -> FastAPI:
     """The app for one engine; it loads the configured index when none is given, and builds the seeds into the
-    default location on first run (a configured index that is missing is an error, never a silent substitute)."""
+    default location on first run (a configured index that is missing is an error, never a silent substitute).
+    `offload` runs questions in the thread pool: on Ray Serve the engine waits on other deployments, which must not
+    block the replica's event loop."""
     default = settings is None and not os.environ.get("QA_INDEX")
     settings = settings or Settings.from_env()
     engine = engine or Engine.open(settings, build_missing=default)
@@ -128,11 +130,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
             swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="/static/swagger/favicon-32x32.png",
         )
     app.add_middleware(HeadAsGet)
+
+    async def run(method, **kwargs):
+        return await run_in_threadpool(method, **kwargs) if offload else method(**kwargs)
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
     @app.exception_handler(QAError)
     def qa_error(request: Request, exc: QAError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=exc.status)
+        retry = getattr(exc, "retry_after", None)
+        return JSONResponse({"error": str(exc)}, status_code=exc.status,
+                            headers={"Retry-After": str(retry)} if retry else None)
 
     @app.exception_handler(RequestValidationError)
     def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -158,20 +165,20 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     # (tests/test_api.py checks the two agree).
     @app.get("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_get(asked: dict = Depends(question_query)) -> Response:
-        return _json(engine.ask(**asked))
+        return _json(await run(engine.ask, **asked))
 
     @app.post("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_post(body: AskRequest) -> Response:
-        return _json(engine.ask(**body.model_dump()))
+        return _json(await run(engine.ask, **body.model_dump()))
 
     # The passages without the reader, for clients that only want them; same parameters, same passages.
     @app.get("/search", response_model=SearchResponse, responses=ERRORS)
     async def search_get(asked: dict = Depends(question_query)) -> Response:
-        return _json(engine.search(**asked))
+        return _json(await run(engine.search, **asked))
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS)
     async def search_post(body: AskRequest) -> Response:
-        return _json(engine.search(**body.model_dump()))
+        return _json(await run(engine.search, **body.model_dump()))
 
     @app.get("/outlets", response_model=OutletsOut)
     def outlets() -> dict:
@@ -188,8 +195,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None) -
     @app.get("/health")
     def health() -> dict:
         manifest = engine.view().manifest
+        shards = {"shards": manifest["shards"]} if "shards" in manifest else {}  # on Ray: each shard's generation
         return {"status": "ok", "model": manifest["model"]["name"], "generation": manifest["generation"],
-                "segments": manifest["segments"], **manifest["counts"]}
+                "segments": manifest["segments"], **manifest["counts"], **shards}
 
     def writer(request: Request) -> None:
         """Writes need the server's token, compared in constant time; without one configured they are off."""

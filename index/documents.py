@@ -180,9 +180,18 @@ def load_articles(
     unreadable: they only warn.
     """
     warn = warn or log.warning
+    return load_files(iter_files(paths, warn, unreadable), warn, unreadable)
+
+
+def load_files(
+    files: Iterable[tuple[Path, Path]], warn: Warn | None = None, unreadable: Unreadable | None = None
+) -> Iterator[Article]:
+    """Articles from (file, folder it was found in) pairs, as iter_files lists them: what load_articles reads, for
+    a Ray build that hands each worker a share of the files."""
+    warn = warn or log.warning
     sidecars: dict[Path, dict] = {}
     seen: set[str] = set()
-    for path, base in iter_files(paths, warn, unreadable):
+    for path, base in files:
         rel = shown(path, base)
         try:
             data = path.read_bytes()

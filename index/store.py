@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import threading
 import time
-from dataclasses import dataclass
+import zlib
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Sequence
@@ -57,6 +58,11 @@ def segment_max(values: np.ndarray, counts: Sequence[int]) -> np.ndarray:
     return best
 
 
+def shard_of(segment: str, shards: int) -> int:
+    """Which of `shards` shards serves a segment (a stable hash of its name)."""
+    return zlib.crc32(segment.encode()) % shards
+
+
 def is_legacy(root: Path) -> bool:
     """An index in the one-version format before segments (a `current` link)."""
     return (Path(root) / "current").is_symlink()
@@ -79,10 +85,14 @@ class IndexReader:
     """
 
     def __init__(self, root: Path, expected_model: str | None = None, nprobe: int | None = None,
-                 ef_search: int | None = None, commit: Commit | None = None, segments: dict[str, Segment] | None = None):
+                 ef_search: int | None = None, commit: Commit | None = None, segments: dict[str, Segment] | None = None,
+                 shard: tuple[int, int] | None = None):
         root = Path(root)
         if commit is None:
             commit = _latest(root)
+        self.shard = shard
+        if shard is not None:  # a shard serves the segments whose names hash to it: new ones spread by themselves
+            commit = replace(commit, segments=[e for e in commit.segments if shard_of(e["name"], shard[1]) == shard[0]])
         self.root, self.commit, self.generation = root, commit, commit.generation
         self.folder = root
         self.model_folder = root / commit.model_dir
@@ -116,7 +126,8 @@ class IndexReader:
                                   for s, gone in zip(segs, self.deleted))
         lengths = [s.postings.lengths if m is None else s.postings.lengths[m] for s, m in zip(segs, self.live)]
         self.live_passages = int(sum(len(x) for x in lengths))
-        self.avgdl = float(sum(int(x.sum()) for x in lengths)) / max(self.live_passages, 1)
+        self.live_length = sum(int(x.sum()) for x in lengths)
+        self.avgdl = self.live_length / max(self.live_passages, 1)
 
     def counts(self) -> dict:
         return {"articles": len(self.article_index), "passages": self.live_passages,
@@ -226,14 +237,16 @@ class IndexReader:
         hits.sort(key=lambda h: (-h.score, h.row))
         return hits[:k]
 
-    def bm25_search(self, query_terms: list[str], k: int, mask: np.ndarray | None = None) -> list[Hit]:
-        """Top-k passages by BM25 over all segments, with N, average length and df taken over the live set."""
-        weights = self.idf(query_terms)
-        if not weights:
+    def bm25_search(self, query_terms: list[str], k: int, mask: np.ndarray | None = None,
+                    weights: dict[str, float] | None = None, avgdl: float | None = None) -> list[Hit]:
+        """Top-k passages by BM25 over all segments, with N, average length and df taken over the live set; a shard
+        is given the whole index's IDF weights and average length instead of its own."""
+        weights = self.idf(query_terms) if weights is None else weights
+        if not weights or not self.segments:
             return []
         parts = []
         for segment, m in zip(self.segments, self._masks(mask)):
-            scores = bm25_scores(segment.postings, query_terms, weights, self.avgdl)
+            scores = bm25_scores(segment.postings, query_terms, weights, self.avgdl if avgdl is None else avgdl)
             parts.append(scores if m is None else np.where(m, scores, 0.0))
         scores = np.concatenate(parts)
         return [Hit(int(i), float(scores[i])) for i in top(scores, k) if scores[i] > 0]
@@ -242,6 +255,27 @@ class IndexReader:
         """BM25 inverse document frequency of each term some live passage holds."""
         dfs = document_frequencies([(s.postings, live) for s, live in zip(self.segments, self.live)], query_terms)
         return {term: idf(self.live_passages, df) for term, df in dfs.items()}
+
+    def term_table(self) -> dict:
+        """Live passage count, total length and every term's live document frequency: what a shard contributes to
+        the whole index's BM25 statistics."""
+        df: dict[str, int] = {}
+        for segment, live in zip(self.segments, self.live):
+            postings = segment.postings
+            per_term = np.diff(postings.indptr)
+            if live is not None:
+                # Live rows per term: a running count over the postings, read at each term's end.
+                counts = np.concatenate([[0], np.cumsum(live[postings.docs])])
+                per_term = counts[postings.indptr[1:]] - counts[postings.indptr[:-1]]
+            for term, i in postings.vocab.items():
+                if per_term[i]:
+                    df[term] = df.get(term, 0) + int(per_term[i])
+        return {"passages": self.live_passages, "length": self.live_length, "df": df}
+
+    def article(self, article_id: str) -> dict | None:
+        """A live article's metadata with its text, or None."""
+        idx = self.article_index.get(article_id)
+        return None if idx is None else {**self.articles[idx], "text": self.text(idx)}
 
     def live_articles_list(self) -> list[dict]:
         """Metadata of every live article, in row order."""
@@ -316,12 +350,13 @@ class LiveIndex:
     POLL = 0.25
 
     def __init__(self, root: Path, expected_model: str | None = None, nprobe: int | None = None,
-                 ef_search: int | None = None):
+                 ef_search: int | None = None, shard: tuple[int, int] | None = None):
         self.root, self.expected_model, self.nprobe, self.ef_search = Path(root), expected_model, nprobe, ef_search
+        self.shard = shard
         self._lock = threading.Lock()
         self._stamp = self._mtime()
         self._checked = time.monotonic()
-        self._view = IndexReader(self.root, expected_model, nprobe, ef_search)
+        self._view = IndexReader(self.root, expected_model, nprobe, ef_search, shard=shard)
 
     def _mtime(self) -> int:
         try:
@@ -343,5 +378,6 @@ class LiveIndex:
                 except FileNotFoundError:
                     return self._view
                 cached = {s.name: s for s in self._view.segments}
-                self._view = IndexReader(self.root, self.expected_model, self.nprobe, self.ef_search, commit, cached)
+                self._view = IndexReader(self.root, self.expected_model, self.nprobe, self.ef_search, commit, cached,
+                                         self.shard)
         return self._view

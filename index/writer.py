@@ -104,9 +104,12 @@ class IndexWriter:
 
     def add(self, data: SegmentData) -> list[str]:
         """Write a segment of new articles; earlier copies of the same ids are deleted by the commit."""
-        ids = [a.id for a in data.articles]
-        self._tombstone(ids)
         name, meta = write_segment(self.root, data, self.quantize)
+        return self.register(name, meta, [a.id for a in data.articles])
+
+    def register(self, name: str, meta: dict, ids: list[str]) -> list[str]:
+        """Take in a segment written under root by someone else (a Ray worker): it goes live with the commit."""
+        self._tombstone(ids)
         self.segments.append({"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": []})
         self._pending[name] = set(ids)
         self._changed = True

@@ -71,15 +71,25 @@ def main() -> None:
 @click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
 @click.option("--model", help="Sentence-transformers model name or local folder.")
 @click.option("--int8", is_flag=True, help="Store int8 (SQ8) codes in FAISS at every size: 4x smaller, see BENCHMARKS.md.")
-def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool) -> None:
+@click.option("--ray", "ray_address", metavar="ADDRESS",
+              help="Run the build on Ray: `local` starts a cluster for this run, `auto` joins a running one, or host:port.")
+@click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True, help="Encoder actors (with --ray).")
+def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool, ray_address: str | None, actors: int) -> None:
     """Build or update the index from PATHS (files or folders; default: the seeds)."""
-    from index.build import build_index
-
     settings = _settings(index, model)
-    report = build_index(
-        paths or [settings.seeds], settings.index, model=settings.model, warn=lambda m: _echo_err(f"warning: {m}"),
-        progress=sys.stderr.isatty(), quantize="int8" if int8 else None,
-    )
+    warn, quantize = (lambda m: _echo_err(f"warning: {m}")), "int8" if int8 else None
+    if ray_address:
+        try:
+            from index.ray_build import build_on_ray
+        except ImportError:
+            raise click.ClickException("--ray needs Ray: pip install '.[ray]' (make install-ray)") from None
+        report = build_on_ray(paths or [settings.seeds], settings.index, ray_address, actors, model=settings.model,
+                              warn=warn, quantize=quantize)
+    else:
+        from index.build import build_index
+
+        report = build_index(paths or [settings.seeds], settings.index, model=settings.model, warn=warn,
+                             progress=sys.stderr.isatty(), quantize=quantize)
     click.echo(
         f"indexed {report.articles} articles, {report.passages} passages "
         f"({report.embedded} new or changed, {report.reused} reused, {report.removed} articles removed) "
@@ -221,7 +231,11 @@ def search(
 @click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
 @click.option("--workers", type=click.IntRange(min=1), help="Server processes (default: one per core).")
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads per process (default: $QA_THREADS or 2 x cores / workers).")
-def serve(host: str, port: int, index: str | None, workers: int | None, threads: int | None) -> None:
+@click.option("--ray", "ray_address", metavar="ADDRESS", help="Serve on Ray Serve: `local`, `auto` or host:port.")
+@click.option("--shards", type=click.IntRange(min=1), default=1, show_default=True, help="Shard deployments (with --ray).")
+@click.option("--replicas", type=click.IntRange(min=1), default=1, show_default=True, help="Replicas per shard (with --ray).")
+def serve(host: str, port: int, index: str | None, workers: int | None, threads: int | None, ray_address: str | None,
+          shards: int, replicas: int) -> None:
     """Serve the HTTP API and the web form."""
     import os
 
@@ -231,11 +245,20 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     from .settings import serving_plan
 
     settings = _settings(index)
+    if ray_address:
+        try:
+            from api.ray_serve import run
+        except ImportError:
+            raise click.ClickException("--ray needs Ray: pip install '.[ray]' (make install-ray)") from None
+        Engine.open(settings, build_missing=_builds_seeds(index), notify=_echo_err)  # builds or checks the index
+        click.echo(f"serving {settings.index} on Ray Serve at http://{host}:{port} ({shards} shards x {replicas} replicas)", err=True)
+        run(settings, ray_address, host, port, shards, replicas)
+        return
     workers, threads = serving_plan(workers, threads or settings.threads)
     settings = replace(settings, threads=threads)
     engine = Engine.open(settings, build_missing=_builds_seeds(index), notify=_echo_err)
     click.echo(
-        f"serving {len(engine.index)} passages from {settings.index} on http://{host}:{port} "
+        f"serving {engine.view().counts()['passages']} passages from {settings.index} on http://{host}:{port} "
         f"({workers} workers x {settings.threads} ONNX threads)",
         err=True,
     )

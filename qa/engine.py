@@ -9,8 +9,6 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Callable
 
-import numpy as np
-
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
 from index.store import IndexReader, LiveIndex, index_exists, single_thread_faiss
 from index.terms import terms
@@ -20,7 +18,8 @@ from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, encoda
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
 from .picks import Pick, pick_passages, shares_key
-from .search import hybrid_search
+from .search import DEPTH, hybrid_search
+from .shards import Prefetched, ShardedView
 from .settings import Settings
 
 # Windows the reader reads per question, one around the best sentence of each of the top passages, in one batch:
@@ -95,7 +94,7 @@ class Engine:
     ) -> Results:
         """The top-k passages with their sources and best sentences, without the reader: the fast path."""
         started = time.perf_counter()
-        question, picked, filtered = self._retrieve(self.view(), question, k, outlet, since, until)
+        question, picked, filtered, _ = self._retrieve(self.view(), question, k, outlet, since, until)
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
         return Results(question=question, passages=passages, filtered=filtered, took_ms=_since(started))
 
@@ -104,15 +103,14 @@ class Engine:
     ) -> Answer:
         """The top-k passages and the reader's answer from them, or answerable=False when none of them holds one."""
         started = time.perf_counter()
-        view = self.view()
-        question, picked, filtered = self._retrieve(view, question, k, outlet, since, until)
+        question, picked, filtered, source = self._retrieve(self.view(), question, k, outlet, since, until)
         found = self.read(question, picked)
         answer = None
         if found is None or found.reading.margin <= self.reader.null_threshold:
             for pick in picked:
                 pick.also_in.clear()  # nothing is stated, so nothing is corroborated
         else:
-            answer = self._answer(view, question, picked, found)
+            answer = self._answer(source, question, picked, found)
             # The reader's evidence outranks retrieval's order: the passage that answers comes first.
             picked.insert(0, picked.pop(found.pick))
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
@@ -138,7 +136,7 @@ class Engine:
     def evidence(self, question: str, k: int = 5) -> tuple[Found, str, str, float] | None:
         """The reader's best span before any threshold, its text, its sentence and its passage's retrieval score:
         what training/calibrate.py fits the thresholds and confidence on."""
-        question, picked, _ = self._retrieve(self.view(), question, k, None, None, None)
+        question, picked, _, _ = self._retrieve(self.view(), question, k, None, None, None)
         found = self.read(question, picked)
         if found is None:
             return None
@@ -147,7 +145,7 @@ class Engine:
         text = pick.record["text"]
         return found, text[found.start : found.end], text[a:b], pick.candidate.score
 
-    def _answer(self, view: IndexReader, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
+    def _answer(self, view: IndexReader | Prefetched, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
         """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
         pick = picked[found.pick]
         text = pick.record["text"]
@@ -179,7 +177,9 @@ class Engine:
             end=found.end if shown else None,
         )
 
-    def _retrieve(self, view: IndexReader, question: str, k: int, outlet: str | None, since, until) -> tuple[str, list[Pick], Filtered | None]:
+    def _retrieve(self, view: IndexReader | ShardedView, question: str, k: int, outlet: str | None, since, until
+                  ) -> tuple[str, list[Pick], Filtered | None, IndexReader | Prefetched]:
+        """Checked inputs, the picked passages, what the filters left, and what the passages were read from."""
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
@@ -187,13 +187,21 @@ class Engine:
         outlet = outlet.strip() if isinstance(outlet, str) and outlet.strip() else None
         if outlet is not None and not encodable(outlet):
             raise BadFilter("outlet must be valid Unicode text (it holds a lone surrogate)")
-        ok = view.article_filter(outlet, since, until)
-        filtered = None
-        if ok is not None:
-            undated = int((view.undated() & ~ok).sum()) if since or until else 0
-            filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
-        mask = None if ok is None else view.passage_mask(ok)
-        return question, self._picks(view, question, k, mask), filtered
+        query_vector = self.encoder.encode([question])[0]
+        query_terms = terms(question)
+        mask = filtered = None
+        if isinstance(view, ShardedView):
+            view, counts = view.prepare(query_vector, query_terms, max(DEPTH, k), outlet, since, until)
+            filtered = Filtered(*counts) if counts else None
+        else:
+            ok = view.article_filter(outlet, since, until)
+            if ok is not None:
+                undated = int((view.undated() & ~ok).sum()) if since or until else 0
+                filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
+                mask = view.passage_mask(ok)
+        candidates = hybrid_search(view, query_vector, query_terms, k, mask)
+        picked = pick_passages(view, candidates, k, query_vector, query_terms, question)
+        return question, picked, filtered, view
 
     @staticmethod
     def _passage(pick: Pick, rank: int) -> Passage:
@@ -208,12 +216,6 @@ class Engine:
             source=Source(**pick.record["source"]),
             also_in=pick.also_in,
         )
-
-    def _picks(self, view: IndexReader, question: str, k: int, mask: np.ndarray | None) -> list[Pick]:
-        query_vector = self.encoder.encode([question])[0]
-        query_terms = terms(question)
-        candidates = hybrid_search(view, query_vector, query_terms, k, mask)
-        return pick_passages(view, candidates, k, query_vector, query_terms, question)
 
     def outlets(self) -> dict:
         """The outlets the index knows with their article counts, and the range of publication dates (worked out
@@ -252,8 +254,10 @@ class Engine:
         article."""
         with self._write_lock:
             if self._writer_encoder is None:
-                view = self.view()
-                self._writer_encoder = open_encoder(view.model_folder, view.manifest["model"]["name"])
+                from index.commit import latest
+
+                commit = latest(self.settings.index)  # the index folder itself: a sharded engine has no local view
+                self._writer_encoder = open_encoder(self.settings.index / commit.model_dir, commit.model["name"])
             return self._writer_encoder
 
     def _merge_soon(self) -> None:
@@ -276,11 +280,10 @@ class Engine:
         """One article's metadata and the exact text passage offsets refer to."""
         if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
             raise BadQuestion(ARTICLE_ID_RULE)
-        view = self.view()
-        idx = view.article_index.get(article_id)
-        if idx is None:
+        found = self.view().article(article_id)
+        if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
-        return {**view.articles[idx], "text": view.text(idx)}
+        return found
 
 
 def _count_outlets(articles: list[dict]) -> dict:

@@ -13,6 +13,9 @@ import numpy as np
 
 from index.store import IndexReader, Sentences
 
+# Candidates taken from each retriever before fusion.
+DEPTH = 40
+
 
 @dataclass(frozen=True)
 class Weights:
@@ -47,7 +50,7 @@ def hybrid_search(
     query_terms: list[str],
     k: int,
     mask: np.ndarray | None = None,
-    depth: int = 40,
+    depth: int = DEPTH,
     weights: Weights = Weights(),
 ) -> list[Candidate]:
     """Passages ranked by fused score, best first; filtering happens before ranking."""

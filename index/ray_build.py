@@ -1,0 +1,163 @@
+"""`qa build --ray ADDRESS`: the build's stages as a Ray Data pipeline, for corpora one machine cannot embed in time.
+
+    files -> read, clean, cut into passages (tasks) -> embed (an actor pool of ONNX encoders, one model load each)
+          -> write a segment per block (tasks) -> one commit on the driver, under the index's write lock
+
+The result is the same index format as a local build: each block of articles is one segment, and lexical
+statistics are never computed on one node, since the query side sums each segment's postings over the live set
+(index/lexical.py). A failed job commits nothing, so the previous generation stays in service; segments its
+workers wrote are leftovers the next writer deletes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from .build import BuildReport, Planner, _Parts, _unreadable
+from .documents import load_files
+from .encoder import DEFAULT_MODEL, TokenCounter, open_encoder
+from .errors import QAError
+from .files import iter_files
+from .passages import PassageSpec
+from .segment import write_segment
+from .writer import IndexWriter
+
+# Articles per block, so per segment: enough to keep encoder batches full, few enough that a small corpus still
+# spreads over the actors.
+BLOCK_FILES = 200
+# Each encoder actor asks for this share of a CPU: whole CPUs would let two actors hold both cores of a small
+# machine, and the read and write tasks would then never be scheduled (a known Ray trap).
+ACTOR_CPUS = 0.5
+
+
+def connect(address: str, cpus: int | None = None) -> None:
+    """Join a cluster: `local` starts one for this process, `auto` finds a running one, else `host:port`."""
+    import ray
+
+    if ray.is_initialized():
+        return
+    # Each worker runs ONNX Runtime and numpy; leaving their thread pools at the node's core count oversubscribes.
+    env = {"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}}
+    if address == "local":
+        ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, runtime_env=env, log_to_driver=False,
+                 object_store_memory=256 * 2**20)
+    else:
+        ray.init(address=address, runtime_env=env, log_to_driver=False)
+
+
+def _read(row: dict, live: dict[str, str], folder: str, spec: dict, dim: int) -> dict:
+    """A block of files read, cleaned and cut; unchanged articles (same hash as indexed) are only counted."""
+    warnings, unreadable, seen = [], [], []
+    articles = []
+    for article in load_files([(Path(p), Path(b)) for p, b in row["files"]], warnings.append, unreadable.append):
+        seen.append(article.id)
+        if live.get(article.id) != article.hash:
+            articles.append(article)
+    chunk = Planner(TokenCounter(Path(folder)), PassageSpec(**spec), dim).plan(0, articles) if articles else None
+    return {"chunk": pickle.dumps(chunk), "warnings": warnings, "unreadable": unreadable, "seen": seen}
+
+
+class _Embed:
+    """One ONNX encoder per actor: the model loads once, then embeds every block it is given."""
+
+    def __init__(self, folder: str, model: str):
+        self.encoder = open_encoder(Path(folder), model, threads=1)
+
+    def __call__(self, batch: dict) -> dict:
+        chunks = []
+        for blob in batch["chunk"]:
+            chunk = pickle.loads(blob)
+            if chunk is not None and chunk.texts:
+                chunk.unit_vectors[:] = self.encoder.encode(chunk.texts).astype(np.float16)
+            chunks.append(pickle.dumps(chunk))
+        return {**batch, "chunk": np.array(chunks, dtype=object)}
+
+
+def _write(row: dict, root: str, dim: int, quantize: str | None) -> dict:
+    chunk = pickle.loads(row["chunk"])
+    out = {**row, "chunk": b"", "segment": "", "meta": "", "ids": []}
+    if chunk is None:
+        return out
+    parts = _Parts()
+    parts.add(chunk)
+    name, meta = write_segment(Path(root), parts.segment(dim), quantize)
+    return {**out, "segment": name, "meta": pickle.dumps(meta), "ids": [a.id for a in chunk.articles]}
+
+
+def build_on_ray(
+    paths: Iterable[Path | str],
+    root: Path,
+    address: str,
+    actors: int = 1,
+    model: str = DEFAULT_MODEL,
+    spec: PassageSpec = PassageSpec(),
+    warn: Callable[[str], None] | None = None,
+    quantize: str | None = None,
+) -> BuildReport:
+    """Make the index at root match the files, as build_index does, with the work spread over a Ray cluster."""
+    import ray
+
+    started = time.perf_counter()
+    report = BuildReport(path=Path(root))
+
+    def note(message: str) -> None:
+        report.warnings.append(message)
+        if warn:
+            warn(message)
+
+    unreadable: set[str] = set()
+    with IndexWriter(Path(root), model, spec, quantize, rebuild=True) as writer:
+        generation = writer.generation
+        files = [(str(p), str(b)) for p, b in iter_files(paths, note, unreadable.add)]
+        if not files:
+            raise QAError(f"no articles found in {', '.join(map(str, paths))}")
+        live = writer.live_hashes()
+        connect(address)
+        context = ray.data.DataContext.get_current()
+        context.execution_options.preserve_order = True  # segments in file order, as a local build lays them out
+        blocks = [{"files": files[i : i + BLOCK_FILES]} for i in range(0, len(files), BLOCK_FILES)]
+        settings = {"folder": str(writer.model_folder), "spec": spec.as_dict(), "dim": writer.dim}
+        try:
+            rows = (
+                ray.data.from_items(blocks, override_num_blocks=len(blocks))
+                .map(_read, fn_kwargs={"live": live, **settings})
+                .map_batches(_Embed, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
+                             num_cpus=ACTOR_CPUS, fn_constructor_kwargs={"folder": settings["folder"], "model": model})
+                .map(_write, fn_kwargs={"root": str(root), "dim": writer.dim, "quantize": quantize})
+                .take_all()
+            )
+        except Exception as exc:  # noqa: BLE001  (any failure of the job: Ray wraps the worker's error)
+            raise QAError(f"the Ray build failed, nothing was committed and generation {generation} stays in "
+                          f"service: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}") from None
+        seen: set[str] = set()
+        added: set[str] = set()
+        for row in rows:
+            for message in row["warnings"]:
+                note(message)
+            unreadable.update(row["unreadable"])
+            duplicates = seen.intersection(row["seen"])
+            for article_id in sorted(duplicates):
+                note(f"skipped a second article with id {article_id!r}")
+            seen.update(row["seen"])
+            if row["segment"]:
+                meta = pickle.loads(row["meta"])
+                writer.register(row["segment"], meta, list(row["ids"]))
+                added.update(row["ids"])
+                report.embedded += meta["passages"]
+        report.reused = sum(writer.view.passage_count(i) for i in seen - added if i in live)
+        kept = {i for i in live if i not in seen and _unreadable((writer.article(i) or {}).get("path"), unreadable)}
+        gone = [i for i in live if i not in seen and i not in kept]
+        report.removed = len(gone) - len(writer.delete(gone))
+        writer.commit()
+    from .store import IndexReader
+
+    counts = IndexReader(Path(root)).counts()
+    report.articles, report.passages = counts["articles"], counts["passages"]
+    report.seconds = time.perf_counter() - started
+    return report

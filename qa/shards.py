@@ -1,0 +1,218 @@
+"""Asking an index split into shards (groups of segments, each served elsewhere): one fan-out per question.
+
+A shard answers `candidates`: its top passages by dense and by BM25 search, scored with the whole index's BM25
+statistics (IDF from every shard's document frequencies, the global average length), with everything the answer
+stage needs about them. The global top-k is within the union of the shards' top-k, so merging gives the ranking a
+single index of the same articles gives, and `Engine` runs retrieval fusion, picking and the reader once over it.
+The statistics are gathered once per generation, not per question.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Callable, Protocol, Sequence
+
+import numpy as np
+
+from index.lexical import idf
+from index.store import Hit, IndexReader, Sentences
+
+from .errors import QAError
+
+# Global row and article numbers: the shard's index in the high bits, its own number below.
+SHIFT = 40
+TIMEOUT_S = 10.0
+
+
+class Unavailable(QAError):
+    """A shard or the encoder did not answer; the client may retry (503 with Retry-After)."""
+
+    status = 503
+    retry_after = 1
+
+
+class Pending(Protocol):
+    def result(self, timeout_s: float | None = None) -> Any: ...
+
+
+Client = Callable[..., Pending]  # client(method_name, *args) -> something with .result(timeout_s)
+
+
+def shard_candidates(view: IndexReader, query_vector: np.ndarray, query_terms: list[str], weights: dict[str, float],
+                     avgdl: float, depth: int, outlet: str | None, since: date | None, until: date | None) -> dict:
+    """What one shard contributes to a question: its candidates and all the answer stage reads of them."""
+    ok = view.article_filter(outlet, since, until)
+    mask = None if ok is None else view.passage_mask(ok)
+    filtered = None
+    if ok is not None:
+        filtered = [int(ok.sum()), int((view.undated() & ~ok).sum()) if since or until else 0]
+    dense = view.dense_search(query_vector, depth, mask)
+    lexical = view.bm25_search(query_terms, depth, mask, weights, avgdl)
+    rows = np.array(sorted({h.row for h in dense} | {h.row for h in lexical}), dtype=np.int64)
+    records = [view.passage(int(r)) for r in rows]
+    sentences = view.sentences(rows)
+    return {
+        "generation": view.generation, "filtered": filtered,
+        "dense": [(h.row, h.score) for h in dense], "bm25": [(h.row, h.score) for h in lexical],
+        "rows": rows.tolist(), "records": records, "vectors": view.passage_vectors(rows),
+        "counts": sentences.counts, "spans": sentences.spans, "sentence_vectors": sentences.vectors,
+        "texts": {r["article_idx"]: view.text(r["article_idx"]) for r in records},
+    }
+
+
+def shard_summary(view: IndexReader) -> dict:
+    """A shard's generation, segments, counts and BM25 statistics."""
+    return {"generation": view.generation, "segments": len(view.segments), "counts": view.counts(),
+            "terms": view.term_table()}
+
+
+class Prefetched:
+    """The merged candidates of one question, read through the IndexReader methods retrieval and picking use."""
+
+    def __init__(self, parts: list[dict], weights: dict[str, float]):
+        self.weights = weights
+        self._dense: list[Hit] = []
+        self._bm25: list[Hit] = []
+        self._records: dict[int, dict] = {}
+        self._vectors: dict[int, np.ndarray] = {}
+        self._sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._texts: dict[int, str] = {}
+        for s, part in enumerate(parts):
+            high = s << SHIFT
+            self._dense += [Hit(high | r, score) for r, score in part["dense"]]
+            self._bm25 += [Hit(high | r, score) for r, score in part["bm25"]]
+            begin = 0
+            for i, (row, record) in enumerate(zip(part["rows"], part["records"])):
+                row = high | row
+                self._records[row] = {**record, "row": row, "article_idx": high | record["article_idx"]}
+                self._vectors[row] = part["vectors"][i]
+                n = part["counts"][i]
+                self._sentences[row] = (part["spans"][begin : begin + n], part["sentence_vectors"][begin : begin + n])
+                begin += n
+            self._texts.update({high | a: text for a, text in part["texts"].items()})
+        for hits in (self._dense, self._bm25):
+            hits.sort(key=lambda h: (-h.score, h.row))
+
+    def dense_search(self, query: np.ndarray, k: int, mask: Any = None) -> list[Hit]:
+        return self._dense[:k]  # filters were applied by the shards
+
+    def bm25_search(self, query_terms: list[str], k: int, mask: Any = None) -> list[Hit]:
+        return [h for h in self._bm25[:k] if h.score > 0]
+
+    def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
+        return np.stack([self._vectors[int(r)] for r in rows]).astype(np.float32)
+
+    def sentences(self, rows: np.ndarray) -> Sentences:
+        parts = [self._sentences[int(r)] for r in rows]
+        counts = [len(spans) for spans, _ in parts]
+        begins = (np.cumsum(counts) - counts).tolist()
+        dim = next((v.shape[1] for _, v in parts if len(v)), 1)
+        spans = np.concatenate([p[0] for p in parts] + [np.zeros((0, 2), np.int64)])
+        vectors = np.concatenate([p[1] for p in parts] + [np.zeros((0, dim), np.float32)]).astype(np.float32)
+        return Sentences(begins, counts, spans, vectors)
+
+    def passage(self, row: int) -> dict:
+        return self._records[int(row)]
+
+    def idf(self, query_terms: list[str]) -> dict[str, float]:
+        return {t: w for t, w in self.weights.items() if t in set(query_terms)}
+
+    def text(self, article_idx: int) -> str:
+        return self._texts[int(article_idx)]
+
+
+@dataclass
+class Statistics:
+    """The whole index's BM25 statistics at one generation, summed over the shards."""
+
+    generation: int
+    passages: int
+    length: int
+    df: dict[str, int]
+    summaries: list[dict]
+
+    def weights(self, query_terms: Sequence[str]) -> dict[str, float]:
+        return {t: idf(self.passages, self.df[t]) for t in set(query_terms) if t in self.df}
+
+    @property
+    def avgdl(self) -> float:
+        return self.length / max(self.passages, 1)
+
+
+class ShardedIndex:
+    """Stands where a LiveIndex stands for an Engine whose index is served by shards; `view()` is per request."""
+
+    # Statistics older than this are gathered again, so /health shows each shard's generation within a second or so
+    # even when no question has noticed a new one.
+    STATS_TTL_S = 1.0
+
+    def __init__(self, shards: list[Client], model: dict, timeout_s: float = TIMEOUT_S):
+        self.shards, self.model, self.timeout_s = shards, model, timeout_s
+        self._stats: Statistics | None = None
+        self._at = 0.0
+        self._lock = threading.Lock()
+
+    def fan_out(self, method: str, *args: Any) -> list[Any]:
+        """Every shard's answer to one call, sent to all at once; Unavailable when one fails or is too slow."""
+        try:
+            pending = [shard(method, *args) for shard in self.shards]
+            return [p.result(timeout_s=self.timeout_s) for p in pending]
+        except QAError:
+            raise
+        except Exception as exc:  # noqa: BLE001  (Ray's actor, timeout and task errors all mean the same here)
+            raise Unavailable(f"a shard did not answer ({type(exc).__name__}); retry in a moment") from None
+
+    def statistics(self, refresh: bool = False) -> Statistics:
+        with self._lock:
+            if self._stats is None or refresh or time.monotonic() - self._at > self.STATS_TTL_S:
+                self._at = time.monotonic()
+                summaries = self.fan_out("summary")
+                df: dict[str, int] = {}
+                for summary in summaries:
+                    for term, n in summary["terms"]["df"].items():
+                        df[term] = df.get(term, 0) + n
+                self._stats = Statistics(
+                    max(s["generation"] for s in summaries), sum(s["terms"]["passages"] for s in summaries),
+                    sum(s["terms"]["length"] for s in summaries), df, summaries)
+            return self._stats
+
+    def view(self) -> "ShardedView":
+        return ShardedView(self, self.statistics())
+
+
+class ShardedView:
+    """One request's view of a sharded index."""
+
+    def __init__(self, index: ShardedIndex, stats: Statistics):
+        self.index, self.stats, self.generation = index, stats, stats.generation
+        counts = {name: sum(s["counts"][name] for s in stats.summaries) for name in ("articles", "passages", "sentences")}
+        self.manifest = {
+            "model": index.model, "generation": stats.generation, "counts": counts,
+            "segments": sum(s["segments"] for s in stats.summaries),
+            "shards": [{"shard": i, "generation": s["generation"], "segments": s["segments"], **s["counts"]}
+                       for i, s in enumerate(stats.summaries)],
+        }
+
+    def prepare(self, query_vector: np.ndarray, query_terms: list[str], depth: int, outlet: str | None,
+                since: date | None, until: date | None) -> tuple[Prefetched, list[int] | None]:
+        """One fan-out: every shard's candidates under the whole index's statistics, merged."""
+        stats = self.stats
+        for attempt in range(2):
+            weights = stats.weights(query_terms)
+            parts = self.index.fan_out("candidates", query_vector, query_terms, weights, stats.avgdl, depth,
+                                       outlet, since, until)
+            if all(p["generation"] == stats.generation for p in parts) or attempt:
+                break
+            stats = self.index.statistics(refresh=True)  # a shard moved on: its statistics with it, once
+        filtered = [p["filtered"] for p in parts if p["filtered"] is not None]
+        total = [sum(f[0] for f in filtered), sum(f[1] for f in filtered)] if filtered else None
+        return Prefetched(parts, weights), total
+
+    def live_articles_list(self) -> list[dict]:
+        return [a for part in self.index.fan_out("articles") for a in part]
+
+    def article(self, article_id: str) -> dict | None:
+        return next((a for a in self.index.fan_out("article", article_id) if a is not None), None)

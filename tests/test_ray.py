@@ -1,0 +1,167 @@
+"""Builds on a real local Ray cluster: the same index as a local build, and a killed worker loses nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from conftest import JET, ROOT, SEEDS
+from index.commit import latest
+from index.store import IndexReader
+from qa.engine import Engine
+from qa.settings import Settings
+
+ray = pytest.importorskip("ray", reason="Ray is an extra: pip install '.[ray]' (make test installs it)")
+
+QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "tests/questions/seeds.jsonl").read_text().splitlines()]
+
+
+def processes(title: str) -> list[int]:
+    """Pids of Ray workers whose process title holds `title` (Ray names them ray::<actor class>...)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as handle:
+                    if title.encode() in handle.read() and int(entry) != os.getpid():
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """One local cluster for the module: 2 CPUs and a small object store, so it fits CI machines."""
+    ray.init(num_cpus=2, object_store_memory=128 * 2**20, include_dashboard=False, log_to_driver=False,
+             runtime_env={"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}})
+    yield
+    ray.shutdown()
+
+
+@pytest.mark.timeout(300)
+def test_ray_build_answers_like_a_local_build(cluster, seeds_index, tmp_path):
+    from index.ray_build import build_on_ray
+
+    report = build_on_ray([SEEDS], tmp_path / "ray", "auto", actors=2)
+    assert report.articles == 5 and report.embedded == report.passages > 0
+    local, on_ray = (Engine.open(Settings.from_env(index=i)) for i in (seeds_index, tmp_path / "ray"))
+    for question in QUESTIONS:
+        a, b = local.ask(question), on_ray.ask(question)
+        assert [p.id for p in a.passages] == [p.id for p in b.passages], question
+        assert (a.answer and a.answer.sentence) == (b.answer and b.answer.sentence), question
+    again = build_on_ray([SEEDS], tmp_path / "ray", "auto")
+    assert again.embedded == 0 and again.reused == report.passages  # unchanged files: nothing re-embedded
+
+
+@pytest.mark.timeout(300)
+def test_killed_encoder_actor_loses_nothing(cluster, tmp_path, monkeypatch):
+    """kill -9 of the embedding actor mid-build: Ray restarts it and retries, or the build fails with a message;
+    either way the index holds a whole generation and every article of the one it claims."""
+    import index.ray_build as ray_build
+    from index.build import build_index
+    from index.errors import QAError
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(40):
+        (docs / f"s{i:02}.txt").write_text(f"Story {i}\n\n" + f"Officials counted {i} boats on the Varnett river. " * 40)
+    root = tmp_path / "ix"
+    build_index([SEEDS], root)
+    monkeypatch.setattr(ray_build, "BLOCK_FILES", 4)  # ten blocks, so the kill lands mid-job
+    killed = []
+
+    def kill_encoder() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            for pid in processes("MapWorker"):
+                os.kill(pid, signal.SIGKILL)
+                killed.append(pid)
+                return
+            time.sleep(0.05)
+
+    killer = threading.Thread(target=kill_encoder)
+    killer.start()
+    try:
+        report = ray_build.build_on_ray([SEEDS, docs], root, "auto")
+        outcome = "completed"
+    except QAError as exc:
+        assert "nothing was committed" in str(exc)
+        outcome = "failed"
+    killer.join()
+    assert killed, "no encoder actor was found to kill"
+    view = IndexReader(root)
+    if outcome == "completed":
+        assert report.articles == 45 and view.counts()["articles"] == 45 and latest(root).generation == 2
+    else:
+        assert latest(root).generation == 1 and view.counts()["articles"] == 5
+
+
+@pytest.fixture(scope="module")
+def served(cluster, tmp_path_factory):
+    """The seeds as five one-article segments, served by Ray Serve with 2 shards x 2 replicas."""
+    import socket
+
+    import httpx
+    from ray import serve
+
+    from api.ray_serve import application
+    from index.build import add_articles
+    from index.documents import load_articles
+
+    root = tmp_path_factory.mktemp("served") / "ix"
+    for article in load_articles([SEEDS]):
+        add_articles(root, [article])
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    settings = Settings.from_env(index=root, write_token="ray-token")
+    serve.run(application(settings, shards=2, replicas=2), name="qa", route_prefix="/")
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        yield root, client
+    serve.shutdown()
+
+
+@pytest.mark.timeout(300)
+def test_ray_serve_answers_like_one_node(served):
+    root, client = served
+    single = Engine.open(Settings.from_env(index=root))
+    for question in QUESTIONS[:10]:
+        body = client.get("/ask", params={"q": question}).json()
+        local = single.ask(question)
+        assert [p["id"] for p in body["passages"]] == [p.id for p in local.passages], question
+        assert (body["answer"] or {}).get("sentence") == (local.answer and local.answer.sentence), question
+    health = client.get("/health").json()
+    assert health["articles"] == 5 and len(health["shards"]) == 2
+    assert client.get("/search", params={"q": "Idlib", "k": 3}).status_code == 200
+    assert "<form" in client.get("/").text
+
+
+@pytest.mark.timeout(300)
+def test_ray_serve_takes_writes_and_survives_a_killed_replica(served):
+    root, client = served
+    posted = client.post("/articles", headers={"Authorization": "Bearer ray-token"},
+                         json={"id": "bridge", "text": "The Varnett river bridge in Quillhaven reopens on March 3, 2031."})
+    assert posted.status_code == 201
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        top = client.get("/search", params={"q": "When does the Varnett river bridge reopen?", "k": 1}).json()
+        if top["passages"][0]["source"]["id"] == "bridge":
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the posted article was not served within 10 s")
+    os.kill(processes("Shard0")[0], signal.SIGKILL)  # one of shard 0's two replicas
+    statuses = []
+    for _ in range(30):
+        response = client.get("/ask", params={"q": JET})
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            assert response.headers.get("retry-after") and "retry" in response.json()["error"]
+    assert set(statuses) <= {200, 503} and statuses[-1] == 200, statuses

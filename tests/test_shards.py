@@ -1,0 +1,91 @@
+"""A sharded index answers as one: the fan-out and merge of qa/shards.py, with shards in process (no Ray)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import JET, ROOT, SEEDS
+from index.build import add_articles, delete_articles
+from index.documents import load_articles
+from index.store import LiveIndex
+from qa.engine import Engine
+from qa.settings import Settings
+from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_summary
+
+QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "tests/questions/seeds.jsonl").read_text().splitlines()]
+
+
+class Done:
+    def __init__(self, value):
+        self.value = value
+
+    def result(self, timeout_s=None):
+        if isinstance(self.value, Exception):
+            raise self.value
+        return self.value
+
+
+class LocalShard:
+    """What the Ray Serve Shard deployment does, called in process."""
+
+    def __init__(self, root, shard, shards):
+        self.live = LiveIndex(root, shard=(shard, shards))
+
+    def __call__(self, method, *args):
+        view = self.live.view()
+        calls = {"summary": lambda: shard_summary(view), "candidates": lambda: shard_candidates(view, *args),
+                 "articles": view.live_articles_list, "article": lambda: view.article(*args)}
+        return Done(calls[method]())
+
+
+@pytest.fixture(scope="module")
+def segmented(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sharded") / "ix"
+    for article in load_articles([SEEDS]):
+        add_articles(root, [article])
+    return root
+
+
+def sharded_engine(root, shards: int, engine: Engine) -> Engine:
+    index = ShardedIndex([LocalShard(root, i, shards) for i in range(shards)], {"name": "all-MiniLM-L6-v2", "dim": 384})
+    return Engine(index, engine.encoder, engine.reader, Settings.from_env(index=root))
+
+
+@pytest.mark.parametrize("shards", [2, 3])
+def test_sharded_answers_equal_single_node(segmented, shards):
+    single = Engine.open(Settings.from_env(index=segmented))
+    sharded = sharded_engine(segmented, shards, single)
+    for question in QUESTIONS:
+        a, b = single.ask(question), sharded.ask(question)
+        assert [(p.id, round(p.score, 5)) for p in a.passages] == [(p.id, round(p.score, 5)) for p in b.passages]
+        assert a.answerable == b.answerable and (a.answer and a.answer.text) == (b.answer and b.answer.text)
+        assert (a.answer and a.answer.sentence) == (b.answer and b.answer.sentence)
+    filtered = {"outlet": "TASS", "since": "2020-01-01"}
+    assert single.ask(JET, **filtered).filtered == sharded.ask(JET, **filtered).filtered
+    assert sorted(a["id"] for a in single.articles()) == sorted(a["id"] for a in sharded.articles())
+    assert sharded.article("000_57d2e1b9fe295f13")["text"] == single.article("000_57d2e1b9fe295f13")["text"]
+    health = sharded.view().manifest
+    assert health["counts"] == single.view().counts() and len(health["shards"]) == shards
+
+
+def test_shards_follow_writes_and_statistics_stay_global(tmp_path):
+    root = tmp_path / "ix"
+    for article in load_articles([SEEDS]):
+        add_articles(root, [article])
+    single = Engine.open(Settings.from_env(index=root))
+    sharded = sharded_engine(root, 2, single)
+    sharded.ask(JET)
+    delete_articles(root, ["000_57d2e1b9fe295f13"])
+    a, b = single.ask(JET), sharded.ask(JET)
+    assert [p.id for p in a.passages] == [p.id for p in b.passages]
+    assert all(p.source.id != "000_57d2e1b9fe295f13" for p in b.passages)
+
+
+def test_a_failing_shard_is_unavailable_not_a_hang(segmented):
+    single = Engine.open(Settings.from_env(index=segmented))
+    sharded = sharded_engine(segmented, 2, single)
+    sharded.live.shards[1] = lambda method, *args: Done(TimeoutError("replica gone"))
+    with pytest.raises(Unavailable, match="retry"):
+        sharded.ask(JET)
