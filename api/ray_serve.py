@@ -22,7 +22,7 @@ from index.store import LiveIndex, single_thread_faiss
 from qa.engine import QUERY_SPIN_US, Engine
 from qa.reader import Reader
 from qa.settings import Settings
-from qa.shards import ShardedIndex, shard_candidates, shard_summary
+from qa.shards import TIMEOUT_S, ShardedIndex, Unavailable, shard_candidates, shard_summary
 
 from .app import create_app
 
@@ -45,9 +45,13 @@ class Shard:
     def __init__(self, root: str, shard: int, shards: int, model: str):
         single_thread_faiss()
         self.live = LiveIndex(Path(root), model, shard=(shard, shards))
+        self._summary: dict | None = None
 
     def summary(self) -> dict:
-        return shard_summary(self.live.view())
+        view = self.live.view()
+        if self._summary is None or self._summary["generation"] != view.generation:
+            self._summary = shard_summary(view)  # its term table walks every term: once per generation
+        return self._summary
 
     def candidates(self, *args) -> dict:
         return shard_candidates(self.live.view(), *args)
@@ -70,12 +74,10 @@ class _Remote:
 
 
 class _RemoteEncoder:
-    def __init__(self, handle, timeout_s: float = 10.0):
+    def __init__(self, handle, timeout_s: float = TIMEOUT_S):
         self.handle, self.timeout_s = handle, timeout_s
 
     def encode(self, texts: list[str]):
-        from qa.shards import Unavailable
-
         try:
             return self.handle.encode.remote(list(texts)).result(timeout_s=self.timeout_s)
         except Exception as exc:  # noqa: BLE001

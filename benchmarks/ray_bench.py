@@ -36,8 +36,12 @@ def builds(work: Path, stories: int) -> dict:
     from index.build import build_index
     from index.ray_build import build_on_ray, connect
 
-    source = work / "stories.jsonl"
-    source.write_text("".join(json.dumps(reuters_article(s)) + "\n" for s in reuters_stories(stories)))
+    # 20 files: the Ray build spreads whole files over its blocks, so one jsonl file would be one block.
+    source = work / "stories"
+    source.mkdir()
+    lines = [json.dumps(reuters_article(s)) + "\n" for s in reuters_stories(stories)]
+    for i in range(20):
+        (source / f"part-{i:02}.jsonl").write_text("".join(lines[i::20]))
     out = {}
     t = time.perf_counter()
     report = build_index([source], work / "local")
@@ -105,7 +109,7 @@ def serving(work: Path, stories: int, requests: int) -> dict:
     from qa.settings import Settings
 
     root = work / "served"
-    articles = list(load_articles([work / "stories.jsonl"]))
+    articles = list(load_articles([work / "stories"]))
     size = -(-len(articles) // 8)
     for i in range(0, len(articles), size):
         add_articles(root, articles[i : i + size])

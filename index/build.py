@@ -244,11 +244,7 @@ def build_index(
         if data is not None:
             writer.add(data)
             report.embedded = len(data.passages)
-        kept = {i for i in live if i not in seen and _unreadable((writer.article(i) or {}).get("path"), unreadable)}
-        for article_id in sorted(kept):
-            note(f"kept the indexed copy of {article_id}: its file could not be read")
-        gone = [i for i in live if i not in seen and i not in kept]
-        report.removed = len(gone) - len(writer.delete(gone))
+        report.removed = delete_gone(writer, live, seen, unreadable, note)
         writer.commit()
         counts = IndexReader(Path(root)).counts()
     report.articles, report.passages = counts["articles"], counts["passages"]
@@ -256,12 +252,23 @@ def build_index(
     return report
 
 
-def _unreadable(article_path: str | None, unreadable: set[str]) -> bool:
-    """Whether an article came from a file (a jsonl line, a file of a folder) that could not be read this time."""
-    return bool(article_path) and any(within(article_path, path) for path in unreadable)
+def delete_gone(writer: IndexWriter, live: dict[str, str], seen: set[str], unreadable: set[str],
+                note: Callable[[str], None]) -> int:
+    """Delete the indexed articles a build no longer finds; returns how many. Articles posted over HTTP (no file)
+    and those of files that exist but could not be read this time are kept."""
+    gone = []
+    for article_id in live:
+        path = (writer.article(article_id) or {}).get("path")
+        if article_id in seen or not path:
+            continue
+        if any(within(path, bad) for bad in unreadable):
+            note(f"kept the indexed copy of {article_id}: its file could not be read")
+        else:
+            gone.append(article_id)
+    return len(gone) - len(writer.delete(gone))
 
 
-def _settings_of(root: Path, model: str | None) -> tuple[str, PassageSpec]:
+def _settings_of(root: Path, model: str | None = None) -> tuple[str, PassageSpec]:
     """The model and passage size an index was built with, so additions match it (defaults for a new index)."""
     from .commit import latest
 
@@ -274,10 +281,12 @@ def _settings_of(root: Path, model: str | None) -> tuple[str, PassageSpec]:
     return commit.model["name"], PassageSpec(**commit.passages)
 
 
-def add_articles(root: Path, articles: Iterable[Article], encoder=None, timeout: float | None = None) -> tuple[list[str], int]:
-    """Add or replace articles (by id) in one commit; returns their ids and the generation that holds them."""
+def add_articles(root: Path, articles: Iterable[Article], encoder=None, timeout: float | None = None,
+                 model: str | None = None) -> tuple[list[str], int]:
+    """Add or replace articles (by id) in one commit; returns their ids and the generation that holds them. A new
+    index is made with `model` (default all-MiniLM-L6-v2); an existing one keeps its own."""
     root = Path(root)
-    model, spec = _settings_of(root, None)
+    model, spec = _settings_of(root, model)
     with IndexWriter(root, model, spec, timeout=timeout, encoder=encoder) as writer:
         unique = list({a.id: a for a in articles}.values())  # the last copy of an id in one request wins
         data = prepare(unique, writer)
@@ -288,7 +297,7 @@ def add_articles(root: Path, articles: Iterable[Article], encoder=None, timeout:
 def delete_articles(root: Path, ids: Iterable[str], timeout: float | None = None) -> tuple[list[str], int]:
     """Delete articles by id in one commit; returns the ids that were not in the index and the generation."""
     root = Path(root)
-    model, spec = _settings_of(root, None)
+    model, spec = _settings_of(root)
     with IndexWriter(root, model, spec, timeout=timeout) as writer:
         missing = writer.delete(ids)
         return missing, writer.commit()

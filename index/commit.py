@@ -96,6 +96,13 @@ def write_commit(root: Path, commit: Commit) -> None:
     sync_folder(root, files=False)
 
 
+class IndexBusy(QAError):
+    """The write lock stayed taken (a long build or merge): the client may retry (503 with Retry-After)."""
+
+    status = 503
+    retry_after = 5
+
+
 class WriteLock:
     """The index's single-writer lock (a `filelock` on `write.lock`, released by the OS if the writer dies)."""
 
@@ -113,8 +120,8 @@ class WriteLock:
         try:
             self._lock.acquire(timeout=self.timeout)
         except Timeout:
-            raise QAError(f"another writer is updating the index at {self.root} (waited {self.timeout:g} s); "
-                          "try again when it finishes") from None
+            raise IndexBusy(f"another writer is updating the index (waited {self.timeout:g} s); "
+                            "try again when it finishes") from None
         return self
 
     def __exit__(self, *exc) -> None:
@@ -152,6 +159,10 @@ def _clean(root: Path, keep: set[str], now: float, segments: bool) -> list[str]:
     found = generations(root)
     if not found:
         return []
+    try:
+        read_commit(root, found[-1])
+    except (BadIndex, FileNotFoundError):
+        return []  # what the newest commit names is unknown, so nothing is provably unused
     removed, kept = [], [found[-1]]
     for older, newer in zip(found[:-1], found[1:]):
         superseded_at = _mtime(root / commit_name(newer))
@@ -165,8 +176,10 @@ def _clean(root: Path, keep: set[str], now: float, segments: bool) -> list[str]:
     for generation in kept:
         try:
             commit = read_commit(root, generation)
-        except (BadIndex, FileNotFoundError):
+        except FileNotFoundError:
             continue
+        except BadIndex:
+            return removed  # a kept commit that cannot be read may name any segment: keep them all
         named |= commit.names()
         model_dirs.add(commit.model_dir)
     for child in root.iterdir():

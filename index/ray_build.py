@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .build import BuildReport, Planner, _Parts, _unreadable
+from .build import BuildReport, Planner, _Parts, delete_gone
 from .documents import load_files
 from .encoder import DEFAULT_MODEL, TokenCounter, open_encoder
 from .errors import QAError
@@ -28,8 +28,8 @@ from .passages import PassageSpec
 from .segment import write_segment
 from .writer import IndexWriter
 
-# Articles per block, so per segment: enough to keep encoder batches full, few enough that a small corpus still
-# spreads over the actors.
+# Files per block at most, so per segment: enough to keep encoder batches full. A block is made of whole files, so a
+# corpus in one big .jsonl file is one block: split such files to spread them.
 BLOCK_FILES = 200
 # Each encoder actor asks for this share of a CPU: whole CPUs would let two actors hold both cores of a small
 # machine, and the read and write tasks would then never be scheduled (a known Ray trap).
@@ -119,9 +119,16 @@ def build_on_ray(
             raise QAError(f"no articles found in {', '.join(map(str, paths))}")
         live = writer.live_hashes()
         connect(address)
+        # Encoder actors may take at most all but one CPU: the read and write tasks need one to run at all.
+        room = max(1, int((ray.cluster_resources().get("CPU", 1) - 1) / ACTOR_CPUS))
+        if actors > room:
+            note(f"using {room} encoder actors, not {actors}: the cluster's CPUs leave no room for more")
+            actors = room
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # segments in file order, as a local build lays them out
-        blocks = [{"files": files[i : i + BLOCK_FILES]} for i in range(0, len(files), BLOCK_FILES)]
+        # At least four blocks per actor, so every actor has work and a slow block does not hold the job up.
+        per_block = max(1, min(BLOCK_FILES, -(-len(files) // (4 * actors))))
+        blocks = [{"files": files[i : i + per_block]} for i in range(0, len(files), per_block)]
         settings = {"folder": str(writer.model_folder), "spec": spec.as_dict(), "dim": writer.dim}
         try:
             rows = (
@@ -143,17 +150,18 @@ def build_on_ray(
             unreadable.update(row["unreadable"])
             duplicates = seen.intersection(row["seen"])
             for article_id in sorted(duplicates):
-                note(f"skipped a second article with id {article_id!r}")
+                note(f"two articles have the id {article_id!r}: the later one is indexed")
             seen.update(row["seen"])
             if row["segment"]:
+                if not (Path(root) / row["segment"] / "segment.json").is_file():
+                    raise QAError(f"a Ray worker wrote segment {row['segment']} where this machine cannot see it: "
+                                  "the index folder must be on a file system every node shares")
                 meta = pickle.loads(row["meta"])
                 writer.register(row["segment"], meta, list(row["ids"]))
                 added.update(row["ids"])
                 report.embedded += meta["passages"]
         report.reused = sum(writer.view.passage_count(i) for i in seen - added if i in live)
-        kept = {i for i in live if i not in seen and _unreadable((writer.article(i) or {}).get("path"), unreadable)}
-        gone = [i for i in live if i not in seen and i not in kept]
-        report.removed = len(gone) - len(writer.delete(gone))
+        report.removed = delete_gone(writer, live, seen, unreadable, note)
         writer.commit()
     from .store import IndexReader
 

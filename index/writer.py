@@ -21,7 +21,7 @@ from .encoder import CONFIG_FILE, DEFAULT_MODEL, Encoder, open_encoder, prepare_
 from .errors import BadIndex
 from .passages import PassageSpec
 from .segment import SegmentData, sync_folder, write_segment
-from .store import IndexReader
+from .store import IndexReader, is_legacy, rebuild_hint
 
 
 class IndexWriter:
@@ -49,16 +49,18 @@ class IndexWriter:
         self._lock.__exit__(*exc)
 
     def _open(self) -> None:
-        clean(self.root)
         self.view: IndexReader | None = None
         try:
             base = latest(self.root)
+            if base is None and is_legacy(self.root):
+                raise BadIndex(f"index at {self.root} is in the format before segments; {rebuild_hint(self.root)}")
             if base is not None and base.model.get("name") == self.model and base.passages == self.spec.as_dict():
                 self.view = IndexReader(self.root, commit=base)
         except BadIndex:
             if not self.rebuild:
                 raise
             base = None  # a full build replaces what it cannot read
+        clean(self.root)  # only once the index is known readable (or is being rebuilt): never guess what is in use
         self.base = base
         self.generation = base.generation if base else 0
         if self.view is not None:
@@ -67,7 +69,7 @@ class IndexWriter:
         else:
             if base is not None and not self.rebuild:
                 raise BadIndex(f"index at {self.root} was built with another model or passage size; "
-                               f"rebuild it with `qa build PATH --index {self.root}`")
+                               f"{rebuild_hint(self.root)}")
             self.model_dir = self._new_model_dir()
             self.segments = []
         self.dim = int(_json(self.root / self.model_dir / CONFIG_FILE)["dim"])

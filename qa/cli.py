@@ -110,7 +110,7 @@ def add(paths: tuple[Path, ...], index: str | None) -> None:
     articles = list(load_articles(paths, lambda m: _echo_err(f"warning: {m}")))
     if not articles:
         raise click.ClickException(f"no articles found in {', '.join(map(str, paths))}")
-    ids, generation = add_articles(settings.index, articles)
+    ids, generation = add_articles(settings.index, articles, model=settings.model)
     merge(settings.index)  # the tiered policy; usually there is nothing to merge
     click.echo(f"added {len(ids)} articles to {settings.index} (generation {generation})")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -21,6 +22,8 @@ from .picks import Pick, pick_passages, shares_key
 from .search import DEPTH, hybrid_search
 from .shards import Prefetched, ShardedView
 from .settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Windows the reader reads per question, one around the best sentence of each of the top passages, in one batch:
 # each costs a few ms on 2 cores (BENCHMARKS.md), and a window past the top passage lets the reader answer where
@@ -59,7 +62,7 @@ class Engine:
         self.settings = settings
         self._outlets: tuple[int, dict] | None = None
         self._write_lock = threading.Lock()
-        self._writer_encoder: Encoder | None = None
+        self._writer_encoder: tuple[tuple[str, str], Encoder] | None = None
         self._merges = None
 
     def view(self) -> IndexReader:
@@ -252,13 +255,14 @@ class Engine:
     def _passage_encoder(self) -> Encoder:
         """The float32 encoder builds use, loaded on the first write and kept: it costs more than embedding one
         article."""
-        with self._write_lock:
-            if self._writer_encoder is None:
-                from index.commit import latest
+        from index.commit import latest
 
-                commit = latest(self.settings.index)  # the index folder itself: a sharded engine has no local view
-                self._writer_encoder = open_encoder(self.settings.index / commit.model_dir, commit.model["name"])
-            return self._writer_encoder
+        commit = latest(self.settings.index)  # the index folder itself: a sharded engine has no local view
+        key = (commit.model_dir, commit.model["name"])  # a rebuild with another model brings another folder
+        with self._write_lock:
+            if self._writer_encoder is None or self._writer_encoder[0] != key:
+                self._writer_encoder = (key, open_encoder(self.settings.index / commit.model_dir, commit.model["name"]))
+            return self._writer_encoder[1]
 
     def _merge_soon(self) -> None:
         """Let the merge policy run in the background: searches never wait for a merge, and the next write only
@@ -270,7 +274,7 @@ class Engine:
         with self._write_lock:
             if self._merges is None:
                 self._merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-merge")
-            self._merges.submit(merge, self.settings.index)
+            self._merges.submit(merge, self.settings.index).add_done_callback(_log_failure)
 
     def articles(self) -> list[dict]:
         """Id, title, outlet, published and path of every article."""
@@ -284,6 +288,12 @@ class Engine:
         if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
         return found
+
+
+def _log_failure(future) -> None:
+    """A background merge that failed leaves the index as it was; the log says why."""
+    if future.exception() is not None:
+        log.warning("background merge failed: %s", future.exception())
 
 
 def _count_outlets(articles: list[dict]) -> dict:

@@ -157,9 +157,10 @@ class ShardedIndex:
 
     def fan_out(self, method: str, *args: Any) -> list[Any]:
         """Every shard's answer to one call, sent to all at once; Unavailable when one fails or is too slow."""
+        deadline = time.monotonic() + self.timeout_s  # one deadline for all: a dead shard costs it once, not per shard
         try:
             pending = [shard(method, *args) for shard in self.shards]
-            return [p.result(timeout_s=self.timeout_s) for p in pending]
+            return [p.result(timeout_s=max(0.0, deadline - time.monotonic())) for p in pending]
         except QAError:
             raise
         except Exception as exc:  # noqa: BLE001  (Ray's actor, timeout and task errors all mean the same here)
@@ -204,8 +205,10 @@ class ShardedView:
             weights = stats.weights(query_terms)
             parts = self.index.fan_out("candidates", query_vector, query_terms, weights, stats.avgdl, depth,
                                        outlet, since, until)
-            if all(p["generation"] == stats.generation for p in parts) or attempt:
+            if all(p["generation"] == stats.generation for p in parts):
                 break
+            if attempt:  # still mixed: an article could show twice (old and new copy), so say so instead
+                raise Unavailable("the shards are switching to a new generation of the index; retry in a moment")
             stats = self.index.statistics(refresh=True)  # a shard moved on: its statistics with it, once
         filtered = [p["filtered"] for p in parts if p["filtered"] is not None]
         total = [sum(f[0] for f in filtered), sum(f[1] for f in filtered)] if filtered else None

@@ -273,3 +273,23 @@ def test_200_writes_under_query_load_end_with_the_expected_articles(tmp_path):
     assert not failures and asked[0] > 0
     assert {a["id"] for a in engine.articles()} == expected
     assert set(IndexReader(root).article_index) == expected
+
+
+def test_an_unreadable_newest_commit_makes_writers_stop_not_delete(tmp_path):
+    root = tmp_path / "ix"
+    build_index([SEEDS], root)
+    names = {p.name for p in root.iterdir()}
+    (root / "commit-00000099.json").write_text('{"format_version": 3, "generation": 99, "segments": []}')
+    with pytest.raises(BadIndex, match="qa build PATH --index"):
+        delete_articles(root, ["000_57d2e1b9fe295f13"])
+    assert names <= {p.name for p in root.iterdir()}  # nothing was cleaned away
+
+
+def test_builds_keep_articles_that_came_without_a_file(tmp_path):
+    from index.documents import Article
+
+    root = tmp_path / "ix"
+    build_index([SEEDS], root)
+    add_articles(root, [Article(id="posted", text="Officials in Quillhaven counted 12 boats on the river.")])
+    report = build_index([SEEDS], root)
+    assert report.removed == 0 and "posted" in IndexReader(root).article_index

@@ -95,3 +95,15 @@ def test_bad_json_and_big_bodies(writable):
     big = {"text": "word " * (2 * 2**20)}
     response = writable.post("/articles", json=big, headers=AUTH)
     assert response.status_code == 413 and "too large" in response.json()["error"]
+
+
+def test_a_busy_index_is_503_with_retry_after(writable, tmp_path, monkeypatch):
+    from index.commit import WriteLock
+
+    monkeypatch.setenv("QA_LOCK_TIMEOUT", "0.2")
+    root = tmp_path / "ix"  # the writable fixture's index
+    with WriteLock(root, timeout=1):
+        response = writable.post("/articles", json=NEWS, headers=AUTH)
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
+    assert "another writer" in response.json()["error"] and str(root) not in response.json()["error"]
+    assert writable.get("/health").json()["generation"] == 1
