@@ -16,10 +16,9 @@ from pathlib import Path
 
 from ray import serve
 
-from index.commit import latest
-from index.encoder import INT8_FILE, QUERY_FILE, open_encoder
-from index.store import LiveIndex, single_thread_faiss
-from qa.engine import QUERY_SPIN_US, Engine
+from index.encoder import open_encoder
+from index.store import LiveIndex, newest_commit, single_thread_faiss
+from qa.engine import QUERY_SPIN_US, Engine, query_model_file
 from qa.reader import Reader
 from qa.settings import Settings
 from qa.shards import TIMEOUT_S, ShardedIndex, Unavailable, shard_candidates, shard_summary
@@ -93,7 +92,7 @@ class Ingress:
         self.encoder, self.shards = encoder, shards
 
     def __serve_build_asgi_app__(self):
-        model = latest(self.settings.index).model
+        model = newest_commit(self.settings.index).model
         index = ShardedIndex([_Remote(h) for h in self.shards], model)
         engine = Engine(index, _RemoteEncoder(self.encoder), Reader(self.settings.reader, 1), self.settings)
         return create_app(self.settings, engine, offload=True)
@@ -101,14 +100,8 @@ class Ingress:
 
 def application(settings: Settings, shards: int = 1, replicas: int = 1):
     """The bound Serve application for the index in settings."""
-    commit = latest(settings.index)
-    if commit is None:
-        from index.errors import IndexNotFound
-
-        raise IndexNotFound(f"no index at {settings.index}: build one with `qa build [PATH ...] --index {settings.index}`")
-    folder = settings.index / commit.model_dir
-    file = INT8_FILE if settings.query_int8 else QUERY_FILE
-    encoder = QueryEncoder.bind(str(folder), commit.model["name"], file)
+    commit = newest_commit(settings.index)
+    encoder = QueryEncoder.bind(str(settings.index / commit.model_dir), commit.model["name"], query_model_file(settings))
     shard_apps = [Shard.options(name=f"Shard{i}", num_replicas=replicas).bind(str(settings.index), i, shards,
                                                                              commit.model["name"])
                   for i in range(shards)]

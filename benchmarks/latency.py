@@ -99,6 +99,17 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def get(port: int, path: str) -> tuple[int, bytes]:
+    """One GET on a fresh connection to the local server: status and body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
 class Server:
     """`qa serve` in a subprocess; its CPU time is read from /proc so load figures carry a per-request CPU cost."""
 
@@ -128,13 +139,7 @@ class Server:
         return self.log.read().decode(errors="replace")[-3000:]
 
     def get(self, path: str) -> tuple[int, bytes]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            connection.request("GET", path)
-            response = connection.getresponse()
-            return response.status, response.read()
-        finally:
-            connection.close()
+        return get(self.port, path)
 
     def pids(self) -> list[int]:
         """The server and its worker processes."""

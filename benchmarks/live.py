@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from .common import PROJECT, machine, percentiles, reuters_article, reuters_stories
-from .latency import Server, qa_command
+from .latency import Server, get, qa_command
 
 QUESTIONS = PROJECT / "tests" / "questions" / "reuters_heldout.jsonl"
 NEWS = ("Officials in Quillhaven said on Tuesday that the Varnett river bridge, closed since the spring floods, "
@@ -139,23 +139,13 @@ class Load(threading.Thread):
         next_at = time.monotonic()
         while not self.stop.is_set():
             try:
-                status, _ = _get(self.port, "/search?q=Putin+Erdogan+Syria&k=3")
+                status, _ = get(self.port, "/search?q=Putin+Erdogan+Syria&k=3")
                 self.failed += status != 200
             except OSError:
                 self.failed += 1
             self.sent += 1
             next_at += self.gap
             time.sleep(max(0.0, next_at - time.monotonic()))
-
-
-def _get(port: int, path: str) -> tuple[int, bytes]:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request("GET", path)
-        response = connection.getresponse()
-        return response.status, response.read()
-    finally:
-        connection.close()
 
 
 def _post(port: int, body: dict, token: str) -> tuple[int, bytes]:
@@ -192,7 +182,7 @@ def freshness(work: Path, posts: int, rate: float) -> dict:
             question = quote(f"When will the Varnett river bridge reopen after repairs costing {n}4 million crowns?")
             streak, first = 0, None
             while streak < 4 and time.perf_counter() - posted < 10:
-                _, body = _get(server.port, f"/search?q={question}&k=1")
+                _, body = get(server.port, f"/search?q={question}&k=1")
                 hit = json.loads(body)["passages"][0]["source"]["id"] == f"fresh-{n}"
                 if hit and first is None:
                     first = time.perf_counter() - posted

@@ -246,7 +246,12 @@ def build_index(
             report.embedded = len(data.passages)
         report.removed = delete_gone(writer, live, seen, unreadable, note)
         writer.commit()
-        counts = IndexReader(Path(root)).counts()
+    return finish(report, started)
+
+
+def finish(report: BuildReport, started: float) -> BuildReport:
+    """The report with the committed index's counts and the build's time."""
+    counts = IndexReader(report.path).counts()
     report.articles, report.passages = counts["articles"], counts["passages"]
     report.seconds = time.perf_counter() - started
     return report

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import BadIndex, QAError
+from .errors import BadIndex, QAError, rebuild_hint
 from .segment import PREFIX, sync_folder
 
 FORMAT_VERSION = 2
@@ -76,13 +76,13 @@ def read_commit(root: Path, generation: int) -> Commit:
         data = json.loads(path.read_text())
         if data.get("format_version") != FORMAT_VERSION:
             raise BadIndex(f"{path} has format {data.get('format_version')}, expected {FORMAT_VERSION}; "
-                           f"rebuild with `qa build PATH --index {root}`")
+                           f"{rebuild_hint(root)}")
         return Commit(data["generation"], data["model"], data["passages"], data.get("model_dir", "model"),
                       [dict(s) for s in data["segments"]])
     except FileNotFoundError:
         raise  # superseded and cleaned between listing and reading: the caller lists again
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise BadIndex(f"{path} is damaged ({type(exc).__name__}); rebuild with `qa build PATH --index {root}`") from None
+        raise BadIndex(f"{path} is damaged ({type(exc).__name__}); {rebuild_hint(root)}") from None
 
 
 def write_commit(root: Path, commit: Commit) -> None:

@@ -1,6 +1,11 @@
 """Domain errors shared by the build and ask sides; the edges (HTTP, CLI) translate them."""
 
 
+def rebuild_hint(root) -> str:
+    """The end of every message about an index that cannot be read: the command that makes it again."""
+    return f"rebuild it with `qa build PATH --index {root}`"
+
+
 class QAError(Exception):
     """Base class for errors a user can fix; the message says what was wrong and what is allowed."""
 

@@ -119,12 +119,12 @@ def document_frequencies(parts: Sequence[tuple[Postings, np.ndarray | None]], qu
 def bm25_scores(postings: Postings, query_terms: Sequence[str], weights: dict[str, float], avgdl: float) -> np.ndarray:
     """BM25 of every row of one segment, with the index-wide IDF weights and average length."""
     scores = np.zeros(len(postings.lengths), dtype=np.float32)
-    norm = K1 * (1 - B + B * postings.lengths / max(avgdl, 1e-9))
+    avgdl = max(avgdl, 1e-9)
     for term in query_terms:
         weight = weights.get(term)
         if weight is None:
             continue
         rows, tf = postings.rows(term)
-        if len(rows):
-            scores[rows] += weight * tf / (tf + norm[rows])
+        if len(rows):  # the length part for the matched rows only: a segment may hold a million
+            scores[rows] += weight * tf / (tf + K1 * (1 - B + B * postings.lengths[rows] / avgdl))
     return scores

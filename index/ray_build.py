@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .build import BuildReport, Planner, _Parts, delete_gone
+from .build import BuildReport, Planner, _Parts, delete_gone, finish
 from .documents import load_files
 from .encoder import DEFAULT_MODEL, TokenCounter, open_encoder
 from .errors import QAError
@@ -163,9 +163,4 @@ def build_on_ray(
         report.reused = sum(writer.view.passage_count(i) for i in seen - added if i in live)
         report.removed = delete_gone(writer, live, seen, unreadable, note)
         writer.commit()
-    from .store import IndexReader
-
-    counts = IndexReader(Path(root)).counts()
-    report.articles, report.passages = counts["articles"], counts["passages"]
-    report.seconds = time.perf_counter() - started
-    return report
+    return finish(report, started)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .commit import Commit, generations, latest, read_commit
 from .dense import single_thread_faiss, top  # noqa: F401  (single_thread_faiss: the query side's import point)
-from .errors import BadIndex, IndexNotFound, ModelMismatch
+from .errors import BadIndex, IndexNotFound, ModelMismatch, rebuild_hint
 from .lexical import bm25_scores, document_frequencies, idf
 from .segment import Hit, Segment
 
@@ -73,10 +73,6 @@ def index_exists(root: Path) -> bool:
     return bool(generations(root)) or is_legacy(root)
 
 
-def rebuild_hint(root: Path) -> str:
-    return f"rebuild it with `qa build PATH --index {root}`"
-
-
 class IndexReader:
     """One generation of an index, read-only: its live segments minus deleted articles, searched as one.
 
@@ -89,12 +85,11 @@ class IndexReader:
                  shard: tuple[int, int] | None = None):
         root = Path(root)
         if commit is None:
-            commit = _latest(root)
+            commit = newest_commit(root)
         self.shard = shard
         if shard is not None:  # a shard serves the segments whose names hash to it: new ones spread by themselves
             commit = replace(commit, segments=[e for e in commit.segments if shard_of(e["name"], shard[1]) == shard[0]])
         self.root, self.commit, self.generation = root, commit, commit.generation
-        self.folder = root
         self.model_folder = root / commit.model_dir
         model = commit.model.get("name")
         if expected_model and expected_model != model:
@@ -324,8 +319,9 @@ def _open_segments(root: Path, commit: Commit, cached: dict[str, Segment], nprob
     return out
 
 
-def _latest(root: Path) -> Commit:
-    """The newest commit, listing again if a writer cleaned it away between the listing and the read."""
+def newest_commit(root: Path) -> Commit:
+    """The newest commit, listing again if a writer cleaned it away between the listing and the read; IndexNotFound
+    or BadIndex, each naming the command to run, when there is none to read."""
     for _ in range(5):
         try:
             commit = latest(root)

@@ -18,10 +18,10 @@ from typing import Iterable
 
 from .commit import Commit, WriteLock, clean, latest, write_commit
 from .encoder import CONFIG_FILE, DEFAULT_MODEL, Encoder, open_encoder, prepare_onnx
-from .errors import BadIndex
+from .errors import BadIndex, rebuild_hint
 from .passages import PassageSpec
 from .segment import SegmentData, sync_folder, write_segment
-from .store import IndexReader, is_legacy, rebuild_hint
+from .store import IndexReader, is_legacy
 
 
 class IndexWriter:

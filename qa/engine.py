@@ -20,7 +20,7 @@ from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
 from .picks import Pick, pick_passages, shares_key
 from .search import DEPTH, hybrid_search
-from .shards import Prefetched, ShardedView
+from .shards import Prefetched, ShardedIndex, ShardedView
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,11 @@ READ = 3
 # ONNX Runtime threads spin this long for more work, then sleep. With 2 threads and 2 ms of other work per question,
 # 200 us gave a 1.5 ms encode at 3.2 ms of CPU; unbounded spinning 1.7-2.3 ms at 5.4-6.7 ms CPU, no spinning 2.2 ms.
 QUERY_SPIN_US = 200
+
+
+def query_model_file(settings: Settings) -> str:
+    """Which ONNX file encodes questions: the 8-bit-weight export, or the opt-in int8 one (QA_QUERY_INT8)."""
+    return INT8_FILE if settings.query_int8 else QUERY_FILE
 
 
 @dataclass(frozen=True)
@@ -55,7 +60,7 @@ class Engine:
     the next call, never halfway through this one.
     """
 
-    def __init__(self, index: LiveIndex, encoder: Encoder, reader: Reader, settings: Settings):
+    def __init__(self, index: LiveIndex | ShardedIndex, encoder: Encoder, reader: Reader, settings: Settings):
         self.live = index
         self.encoder = encoder
         self.reader = reader
@@ -65,13 +70,9 @@ class Engine:
         self._writer_encoder: tuple[tuple[str, str], Encoder] | None = None
         self._merges = None
 
-    def view(self) -> IndexReader:
+    def view(self) -> IndexReader | ShardedView:
         """The newest generation of the index."""
         return self.live.view()
-
-    @property
-    def index(self) -> IndexReader:
-        return self.view()
 
     @classmethod
     def open(cls, settings: Settings, build_missing: bool = False, notify: Callable[[str], None] | None = None) -> "Engine":
@@ -86,8 +87,7 @@ class Engine:
         single_thread_faiss()
         view = live.view()
         model = view.manifest["model"]["name"]
-        file = INT8_FILE if settings.query_int8 else QUERY_FILE
-        encoder = open_encoder(view.model_folder, model, settings.threads, file, spin_us=QUERY_SPIN_US)
+        encoder = open_encoder(view.model_folder, model, settings.threads, query_model_file(settings), spin_us=QUERY_SPIN_US)
         # The reader keeps ONNX Runtime's default spinning: its batch of windows runs long enough that parking the
         # threads between operators cost more than it saved (3 windows: 22 ms at the default, 35 ms at 200 us).
         return cls(live, encoder, Reader(settings.reader, settings.threads), settings)

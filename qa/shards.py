@@ -118,7 +118,8 @@ class Prefetched:
         return self._records[int(row)]
 
     def idf(self, query_terms: list[str]) -> dict[str, float]:
-        return {t: w for t, w in self.weights.items() if t in set(query_terms)}
+        wanted = set(query_terms)
+        return {t: w for t, w in self.weights.items() if t in wanted}
 
     def text(self, article_idx: int) -> str:
         return self._texts[int(article_idx)]

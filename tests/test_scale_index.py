@@ -118,7 +118,7 @@ def test_int8_build_answers_jet_alike(tmp_path, engine):
     result = CliRunner().invoke(main, ["build", str(SEEDS), "--index", str(root), "--int8"])
     assert result.exit_code == 0, result.output
     int8 = Engine.open(Settings.from_env(index=root))
-    (seg,) = int8.index.segments
+    (seg,) = int8.view().segments
     assert seg.meta["faiss"] == "sq8"
     assert isinstance(seg.dense, faiss.IndexScalarQuantizer)
     assert int8.ask(JET, k=1).passages[0].id == engine.ask(JET, k=1).passages[0].id
