@@ -107,7 +107,8 @@ def _length_batches(lengths: Sequence[int], batch_size: int) -> list[np.ndarray]
 class OnnxEncoder:
     """all-MiniLM-style encoder on ONNX Runtime; sorts by length so batches carry little padding."""
 
-    def __init__(self, folder: Path, threads: int | None = None, file: str = ONNX_FILE, spin_us: int | None = None):
+    def __init__(self, folder: Path, threads: int | None = None, file: str = ONNX_FILE, spin_us: int | None = None,
+                 providers: Sequence[str] = ("CPUExecutionProvider",)):
         import onnxruntime as ort
 
         config = json.loads((folder / CONFIG_FILE).read_text())
@@ -123,7 +124,8 @@ class OnnxEncoder:
         if not model.is_file():
             log.warning("no %s in %s (index built before it existed; `qa build` adds it); using float32", file, folder)
             self.path = model = folder / ONNX_FILE
-        self._session = ort.InferenceSession(str(model), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(str(model), options, providers=list(providers))
+        self.providers = self._session.get_providers()
         self._inputs = {i.name for i in self._session.get_inputs()}
 
     def _run(self, encodings) -> np.ndarray:
@@ -308,7 +310,8 @@ QUERY_MODELS = {QUERY_FILE: _quantize_blocks, INT8_FILE: _quantize_dynamic}
 
 
 def open_encoder(
-    folder: Path, name: str, threads: int | None = None, file: str = ONNX_FILE, spin_us: int | None = None
+    folder: Path, name: str, threads: int | None = None, file: str = ONNX_FILE, spin_us: int | None = None,
+    providers: Sequence[str] = ("CPUExecutionProvider",),
 ) -> Encoder:
     """The ONNX encoder stored with an index, or sentence-transformers when onnxruntime cannot run it.
 
@@ -317,7 +320,7 @@ def open_encoder(
     sleep while the rest of the answer is worked out instead of burning the other core (BENCHMARKS.md).
     """
     try:
-        return OnnxEncoder(folder, threads, file, spin_us)
+        return OnnxEncoder(folder, threads, file, spin_us, providers)
     except ImportError as exc:
         log.warning("onnxruntime unavailable (%s); answering with sentence-transformers, which is slower", exc)
     except Exception as exc:  # noqa: BLE001 - a broken export must not stop the service

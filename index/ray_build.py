@@ -34,6 +34,30 @@ BLOCK_FILES = 200
 # Each encoder actor asks for this share of a CPU: whole CPUs would let two actors hold both cores of a small
 # machine, and the read and write tasks would then never be scheduled (a known Ray trap).
 ACTOR_CPUS = 0.5
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def embed_plan(resources: dict, actors: int) -> tuple[int, dict, str | None]:
+    """How many encoder actors, the resources each asks for, and a note when fewer than asked can run.
+
+    On a cluster with GPUs each actor takes one: an actor waiting for a GPU that does not exist would hang the job.
+    Without, actors take at most all but one CPU, so that the read and write tasks can run at all.
+    """
+    gpus = int(resources.get("GPU", 0))
+    if gpus:
+        room, ask, unit = gpus, {"num_gpus": 1, "num_cpus": ACTOR_CPUS}, "GPUs"
+    else:
+        room, ask, unit = max(1, int((resources.get("CPU", 1) - 1) / ACTOR_CPUS)), {"num_cpus": ACTOR_CPUS}, "CPUs"
+    if actors <= room:
+        return actors, ask, None
+    return room, ask, f"using {room} encoder actors, not {actors}: the cluster's {unit} leave no room for more"
+
+
+def providers(has_gpu: bool, available: list[str]) -> list[str]:
+    """ONNX Runtime providers for an encoder actor: CUDA first where Ray gave it a GPU and onnxruntime-gpu is
+    installed (CPU stays as the fallback for operators CUDA lacks)."""
+    return [CUDA, CPU] if has_gpu and CUDA in available else [CPU]
 
 
 def connect(address: str, cpus: int | None = None) -> None:
@@ -67,7 +91,14 @@ class _Embed:
     """One ONNX encoder per actor: the model loads once, then embeds every block it is given."""
 
     def __init__(self, folder: str, model: str):
-        self.encoder = open_encoder(Path(folder), model, threads=1)
+        import onnxruntime
+        import ray
+
+        chosen = providers(bool(ray.get_gpu_ids()), onnxruntime.get_available_providers())
+        self.encoder = open_encoder(Path(folder), model, threads=1, providers=chosen)
+        # What really ran: a GPU node whose onnxruntime has no CUDA embeds on its CPU, and the build says so.
+        self.device = "cuda" if CUDA in getattr(self.encoder, "providers", ()) else "cpu"
+        self.gpu = bool(ray.get_gpu_ids())
 
     def __call__(self, batch: dict) -> dict:
         chunks = []
@@ -76,7 +107,8 @@ class _Embed:
             if chunk is not None and chunk.texts:
                 chunk.unit_vectors[:] = self.encoder.encode(chunk.texts).astype(np.float16)
             chunks.append(pickle.dumps(chunk))
-        return {**batch, "chunk": np.array(chunks, dtype=object)}
+        device = f"{self.device}, GPU given" if self.gpu else self.device
+        return {**batch, "chunk": np.array(chunks, dtype=object), "device": np.array([device] * len(chunks))}
 
 
 def _write(row: dict, root: str, dim: int, quantize: str | None) -> dict:
@@ -119,11 +151,9 @@ def build_on_ray(
             raise QAError(f"no articles found in {', '.join(map(str, paths))}")
         live = writer.live_hashes()
         connect(address)
-        # Encoder actors may take at most all but one CPU: the read and write tasks need one to run at all.
-        room = max(1, int((ray.cluster_resources().get("CPU", 1) - 1) / ACTOR_CPUS))
-        if actors > room:
-            note(f"using {room} encoder actors, not {actors}: the cluster's CPUs leave no room for more")
-            actors = room
+        actors, resources, fewer = embed_plan(ray.cluster_resources(), actors)
+        if fewer:
+            note(fewer)
         context = ray.data.DataContext.get_current()
         context.execution_options.preserve_order = True  # segments in file order, as a local build lays them out
         # At least four blocks per actor, so every actor has work and a slow block does not hold the job up.
@@ -135,7 +165,7 @@ def build_on_ray(
                 ray.data.from_items(blocks, override_num_blocks=len(blocks))
                 .map(_read, fn_kwargs={"live": live, **settings})
                 .map_batches(_Embed, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
-                             num_cpus=ACTOR_CPUS, fn_constructor_kwargs={"folder": settings["folder"], "model": model})
+                             **resources, fn_constructor_kwargs={"folder": settings["folder"], "model": model})
                 .map(_write, fn_kwargs={"root": str(root), "dim": writer.dim, "quantize": quantize})
                 .take_all()
             )
@@ -144,6 +174,8 @@ def build_on_ray(
                           f"service: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}") from None
         seen: set[str] = set()
         added: set[str] = set()
+        if any(row["device"] == "cpu, GPU given" for row in rows):
+            note("a GPU node's onnxruntime has no CUDA provider (install onnxruntime-gpu there), so it embedded on CPU")
         for row in rows:
             for message in row["warnings"]:
                 note(message)

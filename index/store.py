@@ -25,7 +25,8 @@ from .errors import BadIndex, IndexNotFound, ModelMismatch, rebuild_hint
 from .lexical import bm25_scores, document_frequencies, idf
 from .segment import Hit, Segment
 
-__all__ = ["IndexReader", "LiveIndex", "Hit", "Sentences", "segment_max", "index_exists", "single_thread_faiss"]
+__all__ = ["IndexReader", "LiveIndex", "Hit", "Sentences", "paragraph_number", "segment_max", "index_exists",
+           "single_thread_faiss"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class Sentences:
     def best(self, scores: np.ndarray) -> np.ndarray:
         """Per passage, the highest of its sentences' scores (-1 for a passage without sentences)."""
         return segment_max(scores, self.counts)
+
+
+def paragraph_number(text: str, offset: int) -> int:
+    """1-based paragraph of the article text holding offset; paragraphs are separated by blank lines."""
+    return text.count("\n\n", 0, offset) + 1
 
 
 def segment_max(values: np.ndarray, counts: Sequence[int]) -> np.ndarray:
@@ -151,9 +157,12 @@ class IndexReader:
         article, ordinal, start, end, _, _ = segment.passages[row - int(self.row_offsets[s])].tolist()
         article_idx = int(self.article_offsets[s]) + article
         source = self.articles[article_idx]
+        text = segment.text(article)
+        # The paragraph the passage starts in: with it a shard's passage tells the paragraph of any of its sentences
+        # (citations) without the article's whole text.
         return {
             "id": f"{source['id']}:{ordinal}", "row": row, "article_idx": article_idx, "start": start, "end": end,
-            "text": segment.text(article)[start:end], "source": source,
+            "text": text[start:end], "source": source, "paragraph": paragraph_number(text, start),
         }
 
     def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
@@ -164,6 +173,10 @@ class IndexReader:
             at = segs == s
             out[at] = self.segments[s].vectors[local[at]]
         return out
+
+    def passage_cosines(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Cosine of each given passage to the (unit) query vector."""
+        return self.passage_vectors(rows) @ query
 
     @property
     def dim(self) -> int:

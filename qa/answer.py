@@ -68,11 +68,6 @@ def citation(source: Source, paragraph: int, sentence: str) -> str:
     return f"{source.outlet or 'Unknown outlet'}, {source.published or 'n.d.'}, '{source.title or source.id}', paragraph {paragraph}: '{quote}'"
 
 
-def paragraph_number(text: str, offset: int) -> int:
-    """1-based paragraph of the article holding offset; paragraphs are separated by blank lines."""
-    return text.count("\n\n", 0, offset) + 1
-
-
 class _Json:
     def to_json(self, indent: bool = False) -> bytes:
         """The JSON contract shared by HTTP and `--json`; orjson reads the dataclasses directly (and numpy

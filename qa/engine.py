@@ -11,10 +11,10 @@ from datetime import date
 from typing import Callable
 
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
-from index.store import IndexReader, LiveIndex, index_exists, single_thread_faiss
+from index.store import IndexReader, LiveIndex, index_exists, paragraph_number, single_thread_faiss
 from index.terms import terms
 
-from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, citation, paragraph_number
+from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, citation
 from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, encodable, parse_date
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
@@ -97,7 +97,7 @@ class Engine:
     ) -> Results:
         """The top-k passages with their sources and best sentences, without the reader: the fast path."""
         started = time.perf_counter()
-        question, picked, filtered, _ = self._retrieve(self.view(), question, k, outlet, since, until)
+        question, picked, filtered = self._retrieve(self.view(), question, k, outlet, since, until)
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
         return Results(question=question, passages=passages, filtered=filtered, took_ms=_since(started))
 
@@ -106,14 +106,14 @@ class Engine:
     ) -> Answer:
         """The top-k passages and the reader's answer from them, or answerable=False when none of them holds one."""
         started = time.perf_counter()
-        question, picked, filtered, source = self._retrieve(self.view(), question, k, outlet, since, until)
+        question, picked, filtered = self._retrieve(self.view(), question, k, outlet, since, until)
         found = self.read(question, picked)
         answer = None
         if found is None or found.reading.margin <= self.reader.null_threshold:
             for pick in picked:
                 pick.also_in.clear()  # nothing is stated, so nothing is corroborated
         else:
-            answer = self._answer(source, question, picked, found)
+            answer = self._answer(question, picked, found)
             # The reader's evidence outranks retrieval's order: the passage that answers comes first.
             picked.insert(0, picked.pop(found.pick))
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
@@ -139,7 +139,7 @@ class Engine:
     def evidence(self, question: str, k: int = 5) -> tuple[Found, str, str, float] | None:
         """The reader's best span before any threshold, its text, its sentence and its passage's retrieval score:
         what training/calibrate.py fits the thresholds and confidence on."""
-        question, picked, _, _ = self._retrieve(self.view(), question, k, None, None, None)
+        question, picked, _ = self._retrieve(self.view(), question, k, None, None, None)
         found = self.read(question, picked)
         if found is None:
             return None
@@ -148,7 +148,7 @@ class Engine:
         text = pick.record["text"]
         return found, text[found.start : found.end], text[a:b], pick.candidate.score
 
-    def _answer(self, view: IndexReader | Prefetched, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
+    def _answer(self, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
         """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
         pick = picked[found.pick]
         text = pick.record["text"]
@@ -168,7 +168,7 @@ class Engine:
         key = span if shown else " ".join(w for w in re.findall(r"\w+", said) if w[0].isdigit())
         pick.also_in[:] = [c for c in pick.also_in if shares_key(key, c.text, question)]
         source = Source(**pick.record["source"])
-        paragraph = paragraph_number(view.text(pick.record["article_idx"]), pick.record["start"] + sentence[0])
+        paragraph = pick.record["paragraph"] - 1 + paragraph_number(text, sentence[0])
         return AnswerSpan(
             text=span if shown else None,
             sentence=said,
@@ -181,8 +181,8 @@ class Engine:
         )
 
     def _retrieve(self, view: IndexReader | ShardedView, question: str, k: int, outlet: str | None, since, until
-                  ) -> tuple[str, list[Pick], Filtered | None, IndexReader | Prefetched]:
-        """Checked inputs, the picked passages, what the filters left, and what the passages were read from."""
+                  ) -> tuple[str, list[Pick], Filtered | None]:
+        """Checked inputs, the picked passages, and what the filters left."""
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
@@ -204,7 +204,7 @@ class Engine:
                 mask = view.passage_mask(ok)
         candidates = hybrid_search(view, query_vector, query_terms, k, mask)
         picked = pick_passages(view, candidates, k, query_vector, query_terms, question)
-        return question, picked, filtered, view
+        return question, picked, filtered
 
     @staticmethod
     def _passage(pick: Pick, rank: int) -> Passage:

@@ -61,7 +61,7 @@ def hybrid_search(
     rows = np.array(sorted({hit.row for hit in dense} | set(bm25)), dtype=np.int64)
     if len(rows) == 0:
         return []
-    passage_cos = reader.passage_vectors(rows) @ query_vector
+    passage_cos = reader.passage_cosines(rows, query_vector)
     sentences = reader.sentences(rows)
     cosines = sentences.vectors @ query_vector
     sentence_cos = sentences.best(cosines)

@@ -52,14 +52,15 @@ def shard_candidates(view: IndexReader, query_vector: np.ndarray, query_terms: l
     dense = view.dense_search(query_vector, depth, mask)
     lexical = view.bm25_search(query_terms, depth, mask, weights, avgdl)
     rows = np.array(sorted({h.row for h in dense} | {h.row for h in lexical}), dtype=np.int64)
-    records = [view.passage(int(r)) for r in rows]
     sentences = view.sentences(rows)
+    # What crosses the network is most of a sharded question's cost, so only what the answer stage reads goes:
+    # passage cosines rather than passage vectors, and sentence vectors as the float16 they are stored in (exact).
     return {
         "generation": view.generation, "filtered": filtered,
         "dense": [(h.row, h.score) for h in dense], "bm25": [(h.row, h.score) for h in lexical],
-        "rows": rows.tolist(), "records": records, "vectors": view.passage_vectors(rows),
-        "counts": sentences.counts, "spans": sentences.spans, "sentence_vectors": sentences.vectors,
-        "texts": {r["article_idx"]: view.text(r["article_idx"]) for r in records},
+        "rows": rows.tolist(), "records": [view.passage(int(r)) for r in rows],
+        "passage_cosines": view.passage_cosines(rows, query_vector), "counts": sentences.counts,
+        "spans": sentences.spans, "sentence_vectors": sentences.vectors.astype(np.float16),
     }
 
 
@@ -77,9 +78,8 @@ class Prefetched:
         self._dense: list[Hit] = []
         self._bm25: list[Hit] = []
         self._records: dict[int, dict] = {}
-        self._vectors: dict[int, np.ndarray] = {}
+        self._cosines: dict[int, float] = {}
         self._sentences: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._texts: dict[int, str] = {}
         for s, part in enumerate(parts):
             high = s << SHIFT
             self._dense += [Hit(high | r, score) for r, score in part["dense"]]
@@ -88,11 +88,10 @@ class Prefetched:
             for i, (row, record) in enumerate(zip(part["rows"], part["records"])):
                 row = high | row
                 self._records[row] = {**record, "row": row, "article_idx": high | record["article_idx"]}
-                self._vectors[row] = part["vectors"][i]
+                self._cosines[row] = part["passage_cosines"][i]
                 n = part["counts"][i]
                 self._sentences[row] = (part["spans"][begin : begin + n], part["sentence_vectors"][begin : begin + n])
                 begin += n
-            self._texts.update({high | a: text for a, text in part["texts"].items()})
         for hits in (self._dense, self._bm25):
             hits.sort(key=lambda h: (-h.score, h.row))
 
@@ -102,8 +101,8 @@ class Prefetched:
     def bm25_search(self, query_terms: list[str], k: int, mask: Any = None) -> list[Hit]:
         return [h for h in self._bm25[:k] if h.score > 0]
 
-    def passage_vectors(self, rows: np.ndarray) -> np.ndarray:
-        return np.stack([self._vectors[int(r)] for r in rows]).astype(np.float32)
+    def passage_cosines(self, rows: np.ndarray, query: np.ndarray) -> np.ndarray:
+        return np.array([self._cosines[int(r)] for r in rows], dtype=np.float32)
 
     def sentences(self, rows: np.ndarray) -> Sentences:
         parts = [self._sentences[int(r)] for r in rows]
@@ -120,9 +119,6 @@ class Prefetched:
     def idf(self, query_terms: list[str]) -> dict[str, float]:
         wanted = set(query_terms)
         return {t: w for t, w in self.weights.items() if t in wanted}
-
-    def text(self, article_idx: int) -> str:
-        return self._texts[int(article_idx)]
 
 
 @dataclass
