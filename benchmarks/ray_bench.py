@@ -4,8 +4,11 @@
 
 - build: the first N Reuters stories built by `build_index` (one process), then on a local Ray cluster with 1 and
   2 encoder actors (`build_on_ray`); Ray's own cost is the 1-actor build against the one-process build.
+- identity: every question of every set in tests/questions asked of the three indexes; the Ray-built ones must give
+  the local build's top-5 passages and answer sentence.
 - serve: the same index (as 8 segments, so shards have something to split) served by `qa serve` (2 workers) and
-  by Ray Serve with 1 and 2 shards; /ask p50/p99 from one client asking in turn, and requests/s with 4 clients.
+  by Ray Serve with 1 and 2 shards; /ask p50/p99 from one client asking in turn, and requests/s with 4 clients;
+  then Serve's floor for an app of the same shape doing no work (benchmarks/serve_floor.py).
 """
 
 from __future__ import annotations
@@ -56,6 +59,25 @@ def builds(work: Path, stories: int) -> dict:
         out[f"ray_{actors}_actor_s"] = time.perf_counter() - t
     for key in ("local_s", "ray_1_actor_s", "ray_2_actor_s"):
         out[key.replace("_s", "_passages_per_s")] = out["passages"] / out[key]
+    return out
+
+
+def identity(work: Path) -> dict:
+    """Per question set: how many questions the Ray-built indexes answer exactly as the local build does."""
+    from qa.engine import Engine
+    from qa.settings import Settings
+
+    engines = {name: Engine.open(Settings.from_env(index=work / name)) for name in ("local", "ray1", "ray2")}
+    out = {}
+    for path in sorted((PROJECT / "tests" / "questions").glob("*.jsonl")):
+        questions = [json.loads(line)["q"] for line in path.read_text().splitlines()]
+        seen = {}
+        for name, engine in engines.items():
+            answers = [engine.ask(q) for q in questions]
+            seen[name] = [([p.id for p in a.passages], a.answer and a.answer.sentence) for a in answers]
+        out[path.stem] = {"questions": len(questions),
+                          **{f"{name}_identical": sum(a == b for a, b in zip(seen["local"], seen[name]))
+                             for name in ("ray1", "ray2")}}
     return out
 
 
@@ -133,6 +155,14 @@ def serving(work: Path, stories: int, requests: int) -> dict:
         out[f"ray_{shards}_shards"] = {**percentiles(_timed_asks(port, questions, requests)),
                                        "rps_4_clients": _throughput(port, questions, 4, 20), "deploy_s": started}
         serve.shutdown()
+    from .serve_floor import application as floor
+
+    port = _port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(floor(2), name="floor", route_prefix="/")
+    _timed_asks(port, questions, 10)
+    out["serve_floor_2_shards"] = percentiles(_timed_asks(port, questions, requests))
+    serve.shutdown()
     for shards in (1, 2):
         out[f"ray_{shards}_shards"]["p50_minus_single_ms"] = out[f"ray_{shards}_shards"]["p50"] - out["single_node"]["p50"]
     return out
@@ -149,6 +179,8 @@ def main(argv: list[str] | None = None) -> dict:
         work = Path(scratch)
         result["build"] = builds(work, args.stories)
         print(json.dumps(result["build"]), flush=True)
+        result["identity"] = identity(work)
+        print(json.dumps(result["identity"]), flush=True)
         result["serve"] = serving(work, args.stories, args.requests)
         print(json.dumps(result["serve"]), flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

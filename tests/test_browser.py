@@ -75,7 +75,8 @@ def browser():
 
 def _ask(browser, site: str, question: str, **fields: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(site + "/")
     box = browser.find_element(By.NAME, "q")
@@ -88,7 +89,10 @@ def _ask(browser, site: str, question: str, **fields: str) -> None:
         else:
             element.clear()
             element.send_keys(value)
-    browser.find_element(By.CSS_SELECTOR, "form.ask button[type=submit]").click()
+    submit = browser.find_element(By.CSS_SELECTOR, "form.ask button[type=submit]")
+    submit.click()
+    # The answer is a new page: wait until the form page is gone, or a check may read the old page (empty results).
+    WebDriverWait(browser, 30).until(staleness_of(submit))
 
 
 def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
