@@ -20,7 +20,7 @@ from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .reader import Reader, Reading
 from .picks import Pick, pick_passages, shares_key
 from .search import DEPTH, hybrid_search
-from .shards import Prefetched, ShardedIndex, ShardedView
+from .shards import ShardedIndex, ShardedView
 from .settings import Settings
 
 log = logging.getLogger(__name__)
