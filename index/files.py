@@ -45,10 +45,7 @@ def iter_files(
     """
     for raw in paths:
         path = Path(raw)
-        try:
-            info = path.stat()
-        except OSError as exc:
-            warn(f"skipped {path}: {why(exc, path)}")
+        if (info := _stat(path, warn)) is None:
             continue
         if stat.S_ISDIR(info.st_mode):
             seen = {(info.st_dev, info.st_ino)}
@@ -57,6 +54,15 @@ def iter_files(
             yield path, path.parent
         else:
             warn(f"skipped {path}: not a file or folder")
+
+
+def _stat(path: Path, warn: Warn) -> os.stat_result | None:
+    """The path's status, links followed; None, with a warning naming it, when it cannot be had."""
+    try:
+        return path.stat()
+    except OSError as exc:
+        warn(f"skipped {path}: {why(exc, path)}")
+        return None
 
 
 def _walk(
@@ -73,12 +79,7 @@ def _walk(
         return
     for entry in entries:
         path = Path(entry.path)
-        if entry.name.startswith("."):
-            continue
-        try:
-            info = path.stat()
-        except OSError as exc:
-            warn(f"skipped {path}: {why(exc, path)}")
+        if entry.name.startswith(".") or (info := _stat(path, warn)) is None:
             continue
         if stat.S_ISDIR(info.st_mode):
             if entry.is_symlink() and (skip := _link_problem(path, base)):

@@ -94,11 +94,11 @@ class _Embed:
         import onnxruntime
         import ray
 
-        chosen = providers(bool(ray.get_gpu_ids()), onnxruntime.get_available_providers())
+        given_gpu = bool(ray.get_gpu_ids())
+        chosen = providers(given_gpu, onnxruntime.get_available_providers())
         self.encoder = open_encoder(Path(folder), model, threads=1, providers=chosen)
         # What really ran: a GPU node whose onnxruntime has no CUDA embeds on its CPU, and the build says so.
-        self.device = "cuda" if CUDA in getattr(self.encoder, "providers", ()) else "cpu"
-        self.gpu = bool(ray.get_gpu_ids())
+        self.gpu_unused = given_gpu and CUDA not in getattr(self.encoder, "providers", ())
 
     def __call__(self, batch: dict) -> dict:
         chunks = []
@@ -107,8 +107,7 @@ class _Embed:
             if chunk is not None and chunk.texts:
                 chunk.unit_vectors[:] = self.encoder.encode(chunk.texts).astype(np.float16)
             chunks.append(pickle.dumps(chunk))
-        device = f"{self.device}, GPU given" if self.gpu else self.device
-        return {**batch, "chunk": np.array(chunks, dtype=object), "device": np.array([device] * len(chunks))}
+        return {**batch, "chunk": np.array(chunks, dtype=object), "gpu_unused": np.full(len(chunks), self.gpu_unused)}
 
 
 def _write(row: dict, root: str, dim: int, quantize: str | None) -> dict:
@@ -174,7 +173,7 @@ def build_on_ray(
                           f"service: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}") from None
         seen: set[str] = set()
         added: set[str] = set()
-        if any(row["device"] == "cpu, GPU given" for row in rows):
+        if any(row["gpu_unused"] for row in rows):
             note("a GPU node's onnxruntime has no CUDA provider (install onnxruntime-gpu there), so it embedded on CPU")
         for row in rows:
             for message in row["warnings"]:
