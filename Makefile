@@ -37,11 +37,12 @@ test: $(STAMP)
 	$(PY) -m pytest -q
 
 # The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (~85 min of training on 2 cores):
-# fine-tune on SQuAD's training split, export to int8 ONNX, then choose thresholds and calibrate on the tuning split.
+# fine-tune on SQuAD's training split, export to int8 ONNX, then fit the answer decision (qa/decide.py) and its
+# thresholds on SQuAD's tuning split, perturbed questions and news questions (training/decide.py, ~15 min).
 reader: $(STAMP)
 	$(PY) -m training.reader
 	$(PY) -m training.export
-	$(PY) -m training.calibrate
+	$(PY) -m training.decide
 
 eval: $(STAMP)
 	$(VENV)/bin/qa eval tests/questions/seeds.jsonl

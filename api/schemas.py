@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
 
@@ -57,12 +57,14 @@ class PassageOut(BaseModel):
 
 
 class AnswerOut(BaseModel):
-    text: str | None
+    status: Literal["answered", "uncertain"] = Field(description="answered: sure enough to cite (>= 0.90 precision on "
+                                                      "tuning data); uncertain: a possible answer, check the passage")
+    text: str | None = Field(description="the short answer, when its own calibrated probability clears its threshold")
     sentence: str
     passage_id: str
-    confidence: float
+    confidence: float = Field(ge=0, le=1, description="calibrated probability that what is shown (span, else sentence) is right")
     source: SourceOut
-    citation: str
+    citation: str | None = Field(description="a ready citation; only for an answered question")
     start: int | None
     end: int | None
 

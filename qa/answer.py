@@ -48,16 +48,18 @@ class Passage:
 
 @dataclass
 class AnswerSpan:
-    """The reader's answer: the short span (None when its probability is below the threshold), the sentence that
-    holds it, the passage and source it comes from, and the calibrated probability that it is right (of the span
-    when one is shown, else of the sentence). start/end mark the span inside the passage text."""
+    """The answer: its state ("answered", or "uncertain": a possible answer to check in the passage), the short
+    span (None unless it is sure enough to show), the sentence that holds it, the passage and source it comes from,
+    and the calibrated probability that what is shown is right (the span when one is shown, else the sentence).
+    start/end mark the span inside the passage text; only an answered question has a citation."""
 
+    status: str
     text: str | None
     sentence: str
     passage_id: str
     confidence: float
     source: Source
-    citation: str
+    citation: str | None
     start: int | None = None
     end: int | None = None
 

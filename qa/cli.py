@@ -196,6 +196,9 @@ def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: boo
     elif fmt == "citation":
         if result.answer is None:
             raise click.ClickException("no answer to cite: these articles do not answer the question")
+        if result.answer.citation is None:
+            raise click.ClickException(f"not sure enough to cite ({result.answer.confidence:.0%} likely right): "
+                                       "check the passage with --format text")
         click.echo(result.answer.citation)
     else:
         from .render import render_markdown, render_text

@@ -6,7 +6,7 @@ import logging
 import re
 import threading
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from typing import Callable
 
@@ -14,10 +14,13 @@ from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
 from index.store import IndexReader, LiveIndex, index_exists, paragraph_number, single_thread_faiss
 from index.terms import terms
 
-from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, citation
+import numpy as np
+
+from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, TermOverlap, citation
 from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, encodable, parse_date
 from .errors import ArticleNotFound, BadFilter, BadQuestion
-from .reader import Reader, Reading
+from .decide import Decision, Evidence, Option, features
+from .reader import Reader
 from .picks import Pick, pick_passages, shares_key
 from .search import DEPTH, hybrid_search
 from .shards import ShardedIndex, ShardedView
@@ -25,10 +28,9 @@ from .settings import Settings
 
 log = logging.getLogger(__name__)
 
-# Windows the reader reads per question, one around the best sentence of each of the top passages, in one batch:
-# each costs a few ms on 2 cores (BENCHMARKS.md), and a window past the top passage lets the reader answer where
-# retrieval put the answer second or third.
-READ = 3
+# Windows the reader reads per question, one around the best sentence of each of the top passages, in one batch.
+# Always the same READ passages whatever k is: k only says how many are listed, never what the answer is.
+READ = 4
 # ONNX Runtime threads spin this long for more work, then sleep. With 2 threads and 2 ms of other work per question,
 # 200 us gave a 1.5 ms encode at 3.2 ms of CPU; unbounded spinning 1.7-2.3 ms at 5.4-6.7 ms CPU, no spinning 2.2 ms.
 QUERY_SPIN_US = 200
@@ -37,16 +39,6 @@ QUERY_SPIN_US = 200
 def query_model_file(settings: Settings) -> str:
     """Which ONNX file encodes questions: the 8-bit-weight export, or the opt-in int8 one (QA_QUERY_INT8)."""
     return INT8_FILE if settings.query_int8 else QUERY_FILE
-
-
-@dataclass(frozen=True)
-class Found:
-    """The reader's best span among the windows read: in which pick, where in its passage, and how sure."""
-
-    pick: int
-    start: int
-    end: int
-    reading: Reading
 
 
 def _since(started: float) -> float:
@@ -60,10 +52,12 @@ class Engine:
     the next call, never halfway through this one.
     """
 
-    def __init__(self, index: LiveIndex | ShardedIndex, encoder: Encoder, reader: Reader, settings: Settings):
+    def __init__(self, index: LiveIndex | ShardedIndex, encoder: Encoder, reader: Reader, settings: Settings,
+                 decision: Decision | None = None):
         self.live = index
         self.encoder = encoder
         self.reader = reader
+        self.decision = decision or Decision.load(settings.reader)
         self.settings = settings
         self._outlets: tuple[int, dict] | None = None
         self._write_lock = threading.Lock()
@@ -75,7 +69,8 @@ class Engine:
         return self.live.view()
 
     @classmethod
-    def open(cls, settings: Settings, build_missing: bool = False, notify: Callable[[str], None] | None = None) -> "Engine":
+    def open(cls, settings: Settings, build_missing: bool = False, notify: Callable[[str], None] | None = None,
+             decision: Decision | None = None) -> "Engine":
         """Load the configured index; with build_missing, build the seeds index first when there is none."""
         if build_missing and not index_exists(settings.index):
             from index.build import build_index  # only the first run builds; asks skip the build-side imports
@@ -90,75 +85,75 @@ class Engine:
         encoder = open_encoder(view.model_folder, model, settings.threads, query_model_file(settings), spin_us=QUERY_SPIN_US)
         # The reader keeps ONNX Runtime's default spinning: its batch of windows runs long enough that parking the
         # threads between operators cost more than it saved (3 windows: 22 ms at the default, 35 ms at 200 us).
-        return cls(live, encoder, Reader(settings.reader, settings.threads), settings)
+        return cls(live, encoder, Reader(settings.reader, settings.threads), settings, decision)
 
     def search(
         self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
     ) -> Results:
         """The top-k passages with their sources and best sentences, without the reader: the fast path."""
         started = time.perf_counter()
-        question, picked, filtered = self._retrieve(self.view(), question, k, outlet, since, until)
+        question, picked, filtered, _ = self._retrieve(self.view(), question, k, outlet, since, until)
         passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
         return Results(question=question, passages=passages, filtered=filtered, took_ms=_since(started))
 
     def ask(
         self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
     ) -> Answer:
-        """The top-k passages and the reader's answer from them, or answerable=False when none of them holds one."""
+        """The top-k passages and the answer the decision takes from them: answered, uncertain, or not stated
+        (answerable=False)."""
         started = time.perf_counter()
-        question, picked, filtered = self._retrieve(self.view(), question, k, outlet, since, until)
-        found = self.read(question, picked)
+        k = check_k(k)
+        question, picked, filtered, overlap = self._retrieve(self.view(), question, max(k, READ), outlet, since, until)
+        options, rows = self.consider(question, picked, overlap)
+        verdict = self.decision.decide(rows)
         answer = None
-        if found is None or found.reading.margin <= self.reader.null_threshold:
+        if verdict.option is None:
             for pick in picked:
                 pick.also_in.clear()  # nothing is stated, so nothing is corroborated
         else:
-            answer = self._answer(question, picked, found)
-            # The reader's evidence outranks retrieval's order: the passage that answers comes first.
-            picked.insert(0, picked.pop(found.pick))
-        passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
+            option = options[verdict.option]
+            answer = self._answer(question, picked, option, verdict)
+            # The passage the answer comes from is listed first.
+            picked.insert(0, picked.pop(option.pick))
+        passages = [self._passage(pick, rank) for rank, pick in enumerate(picked[:k], 1)]
         return Answer(
             question=question, answerable=answer is not None, answer=answer, passages=passages, filtered=filtered,
             took_ms=_since(started),
         )
 
-    def read(self, question: str, picked: list[Pick]) -> Found | None:
-        """The best span the reader finds in windows around the top picks' best sentences (None: nothing to read).
-        Whether it answers is ask's call: the "no answer" score must not beat it by the tuned margin."""
-        windows = []
+    def options(self, question: str) -> tuple[list[Pick], list[Option], np.ndarray]:
+        """What the decision chooses from for a question, before it chooses: training/decide.py fits on these."""
+        question, picked, _, overlap = self._retrieve(self.view(), question, READ, None, None, None)
+        options, rows = self.consider(question, picked, overlap)
+        return picked, options, rows
+
+    def consider(self, question: str, picked: list[Pick], overlap: TermOverlap) -> tuple[list[Option], np.ndarray]:
+        """The options the reader finds in windows around the top READ picks' best sentences, and their features:
+        what the decision chooses from, here and in training/decide.py."""
+        reading = picked[:READ]
         q_tokens = self.reader.question_tokens(question)
-        for pick in picked[:READ]:
-            windows.append(self.reader.window(q_tokens, pick.record["text"], pick.choice.start, pick.choice.end))
-        readings = self.reader.read(question, [pick.record["text"][a:b] for pick, (a, b) in zip(picked, windows)])
-        if not readings:
-            return None
-        best = max(range(len(readings)), key=lambda i: readings[i].margin)
-        offset = windows[best][0]
-        return Found(best, offset + readings[best].start, offset + readings[best].end, readings[best])
+        windows = [self.reader.window(q_tokens, p.record["text"], p.choice.start, p.choice.end) for p in reading]
+        readings = self.reader.read(question, [p.record["text"][a:b] for p, (a, b) in zip(reading, windows)])
+        options = []
+        for i, (pick, (offset, _), r) in enumerate(zip(reading, windows, readings)):
+            if r.end > r.start:
+                start, end = offset + r.start, offset + r.end
+                options.append(Option(i, start, end, pick.sentence_at(start, end), r))
+        evidence = []
+        for pick in reading:
+            spans, _, cosines = pick.candidate.sentences()
+            evidence.append(Evidence(pick.record["text"], pick.candidate.score, spans, cosines, (pick.choice.start, pick.choice.end)))
+        return options, features(question, overlap, options, evidence)
 
-    def evidence(self, question: str, k: int = 5) -> tuple[Found, str, str, float] | None:
-        """The reader's best span before any threshold, its text, its sentence and its passage's retrieval score:
-        what training/calibrate.py fits the thresholds and confidence on."""
-        question, picked, _ = self._retrieve(self.view(), question, k, None, None, None)
-        found = self.read(question, picked)
-        if found is None:
-            return None
-        pick = picked[found.pick]
-        a, b = pick.sentence_at(found.start, found.end)
-        text = pick.record["text"]
-        return found, text[found.start : found.end], text[a:b], pick.candidate.score
-
-    def _answer(self, question: str, picked: list[Pick], found: Found) -> AnswerSpan:
+    def _answer(self, question: str, picked: list[Pick], option: Option, verdict) -> AnswerSpan:
         """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
-        pick = picked[found.pick]
+        pick = picked[option.pick]
         text = pick.record["text"]
-        sentence = pick.sentence_at(found.start, found.end)
+        sentence = option.sentence
         pick.choice = replace(pick.choice, start=sentence[0], end=sentence[1])
-        retrieval = pick.candidate.score
-        span_confidence = self.reader.span_confidence(found.reading, retrieval)
-        shown = span_confidence >= self.reader.span_threshold
-        span = text[found.start : found.end]
-        # Corroboration must repeat what the answer states; other picks' groupings are dropped with their facts.
+        shown = verdict.show_span
+        span = text[option.start : option.end]
+        # Corroboration must repeat what the answer states, and only a confident answer is corroborated at all.
         for other in picked:
             if other is not pick:
                 other.also_in.clear()
@@ -166,23 +161,26 @@ class Engine:
         # the subject ("Russia", "Ankara"), so they cannot show that two outlets state the same fact.
         said = text[sentence[0] : sentence[1]]
         key = span if shown else " ".join(w for w in re.findall(r"\w+", said) if w[0].isdigit())
-        pick.also_in[:] = [c for c in pick.also_in if shares_key(key, c.text, question)]
+        answered = verdict.status == "answered"
+        pick.also_in[:] = [c for c in pick.also_in if answered and shares_key(key, c.text, question)]
         source = Source(**pick.record["source"])
         paragraph = pick.record["paragraph"] - 1 + paragraph_number(text, sentence[0])
         return AnswerSpan(
+            status=verdict.status,
             text=span if shown else None,
             sentence=said,
             passage_id=pick.record["id"],
-            confidence=round(span_confidence if shown else self.reader.sentence_confidence(found.reading, retrieval), 4),
+            confidence=round(verdict.confidence, 4),
             source=source,
-            citation=citation(source, paragraph, said),
-            start=found.start if shown else None,
-            end=found.end if shown else None,
+            # An uncertain answer is not something to quote: it carries no citation.
+            citation=citation(source, paragraph, said) if answered else None,
+            start=option.start if shown else None,
+            end=option.end if shown else None,
         )
 
     def _retrieve(self, view: IndexReader | ShardedView, question: str, k: int, outlet: str | None, since, until
-                  ) -> tuple[str, list[Pick], Filtered | None]:
-        """Checked inputs, the picked passages, and what the filters left."""
+                  ) -> tuple[str, list[Pick], Filtered | None, TermOverlap]:
+        """Checked inputs, the picked passages, what the filters left, and the question's term overlap measure."""
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
@@ -203,8 +201,9 @@ class Engine:
                 filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
                 mask = view.passage_mask(ok)
         candidates = hybrid_search(view, query_vector, query_terms, k, mask)
-        picked = pick_passages(view, candidates, k, query_vector, query_terms, question)
-        return question, picked, filtered
+        overlap = TermOverlap(query_terms, view.idf(query_terms))
+        picked = pick_passages(view, candidates, k, query_vector, overlap, question)
+        return question, picked, filtered, overlap
 
     @staticmethod
     def _passage(pick: Pick, rank: int) -> Passage:

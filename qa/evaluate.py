@@ -47,6 +47,11 @@ class Report:
     ece: float = 0.0
     unanswerable: int = 0
     declined_rate: float = 0.0
+    answered_rate: float = 0.0  # answerable questions marked answered
+    uncertain_rate: float = 0.0  # ... and marked uncertain
+    answered_right: float = 0.0  # share of answered ones whose sentence holds the answer
+    unanswerable_not_answered: float = 0.0  # unanswerable questions declined or only uncertain
+    answer_ece: float = 0.0  # confidence against rightness of what is shown, every answer given
     shown: list = field(default_factory=list, repr=False)  # (confidence, right) of every short answer shown
 
     def as_dict(self) -> dict:
@@ -126,15 +131,21 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
     ranks, sentence_ok, span_ok, em, f1, answerable, declined = [], 0, 0, 0.0, 0.0, 0, 0
     confidences: list[float] = []
     right: list[bool] = []
+    given: list[tuple[float, bool]] = []  # (confidence, what is shown is right) of every answer
+    states = Counter()
+    answered_ok = unanswerable_answered = 0
     shown = 0
     unanswerable = [q for q in questions if not q.answers]
     for question in progress(questions) if progress else questions:
         result = engine.ask(question.q, k=k)
         if not question.answers:
             declined += not result.answerable
-            if result.answer is not None and result.answer.text:
-                confidences.append(result.answer.confidence)  # a short answer where there is none: wrong
-                right.append(False)
+            if result.answer is not None:
+                unanswerable_answered += result.answer.status == "answered"
+                given.append((result.answer.confidence, False))
+                if result.answer.text:
+                    confidences.append(result.answer.confidence)  # a short answer where there is none: wrong
+                    right.append(False)
             continue
         rank = next(
             (
@@ -148,10 +159,14 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
         ranks.append(rank)
         answerable += result.answerable
         if result.answer is not None:
-            sentence_ok += _contains(result.answer.sentence, question.answers)
+            in_sentence = _contains(result.answer.sentence, question.answers)
+            sentence_ok += in_sentence
+            states[result.answer.status] += 1
+            answered_ok += result.answer.status == "answered" and in_sentence
             span = result.answer.text
             ok = span_right(span, question.answers)
             span_ok += ok
+            given.append((result.answer.confidence, ok if span else in_sentence))
             if span:
                 shown += 1
                 confidences.append(result.answer.confidence)
@@ -176,6 +191,11 @@ def evaluate(engine: Engine, questions: Iterable[Question], k: int = 5, progress
         shown=list(zip(confidences, right)),
         unanswerable=len(unanswerable),
         declined_rate=declined / (len(unanswerable) or 1),
+        answered_rate=states["answered"] / n,
+        uncertain_rate=states["uncertain"] / n,
+        answered_right=answered_ok / (states["answered"] or 1),
+        unanswerable_not_answered=1 - unanswerable_answered / (len(unanswerable) or 1),
+        answer_ece=reliability([c for c, _ in given], [r for _, r in given])[1],
     )
 
 

@@ -54,10 +54,9 @@ def shares_key(text: str, sentence: str, question: str = "") -> bool:
 
 
 def pick_passages(
-    index: IndexReader, candidates: list[Candidate], k: int, query_vector: np.ndarray, query_terms: list[str], question: str
+    index: IndexReader, candidates: list[Candidate], k: int, query_vector: np.ndarray, overlap: TermOverlap, question: str
 ) -> list[Pick]:
     """The top k passages with near-copies dropped and other outlets' statements of the same fact grouped."""
-    overlap = TermOverlap(query_terms, index.idf(query_terms))
     picked: list[Pick] = []
     pick_vectors = np.empty((k, len(query_vector)), dtype=np.float32)  # row i: picked[i]'s answer sentence
     pool = candidates[: k + POOL_EXTRA]

@@ -16,6 +16,8 @@ from typing import Sequence
 
 import numpy as np
 
+from .reader_graph import float_reader
+
 MODELS = Path(__file__).resolve().parent / "models" / "reader"
 MODEL_FILE = "reader-int8.onnx"
 TOKENIZER_FILE = "tokenizer.json"
@@ -27,7 +29,7 @@ MAX_QUESTION_TOKENS = 64
 class Reading:
     """The best span of one window: character offsets into the window's text, and the model's scores.
 
-    `margin` is the span's logit sum minus the null ([CLS]) logit sum: above the threshold, the window answers.
+    `margin` is the span's logit sum minus the null ([CLS]) logit sum: one of the signals the decision weighs.
     `prob` is the span's probability within its window (start and end softmaxes, null included).
     """
 
@@ -59,23 +61,9 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
     return x - top - math.log(float(np.exp(x - top).sum()))
 
 
-@dataclass(frozen=True)
-class Calibration:
-    """Logistic regression from a reading's features to the probability that it is right (fitted on the tuning
-    split by training/calibrate.py)."""
-
-    bias: float
-    margin: float
-    log_prob: float
-    retrieval: float
-
-    def __call__(self, reading: Reading, retrieval: float) -> float:
-        z = self.bias + self.margin * reading.margin + self.log_prob * math.log(max(reading.prob, 1e-9)) + self.retrieval * retrieval
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
-
-
 class Reader:
-    """The int8 ONNX reader with its tokenizer and its decision thresholds; safe to share between threads."""
+    """The reader with its tokenizer, computing in float from the shipped int8 weights (qa/reader_graph.py), so a
+    window's scores are the same in any batch and on any CPU; safe to share between threads."""
 
     def __init__(self, folder: Path = MODELS, threads: int | None = None, spin_us: int | None = None):
         import onnxruntime as ort
@@ -88,13 +76,6 @@ class Reader:
         self.config = json.loads((folder / CONFIG_FILE).read_text())
         self.max_length = int(self.config["max_length"])
         self.max_answer_tokens = int(self.config["max_answer_tokens"])
-        # Chosen on the tuning split (training/calibrate.py); 0 and 0.5 before calibration.
-        self.null_threshold = float(self.config.get("null_threshold", 0.0))
-        self.span_threshold = float(self.config.get("span_threshold", 0.5))
-        calibration = self.config.get("calibration", {})
-        neutral = {"bias": 0.0, "margin": 1.0, "log_prob": 0.0, "retrieval": 0.0}
-        self.span_confidence = Calibration(**calibration.get("span", neutral))
-        self.sentence_confidence = Calibration(**calibration.get("sentence", neutral))
         self._tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self._tokenizer.no_padding()
         self._tokenizer.no_truncation()
@@ -104,7 +85,7 @@ class Reader:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if spin_us is not None:
             options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
-        self._session = ort.InferenceSession(str(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(float_reader(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
     def question_tokens(self, question: str) -> int:
         return min(len(self._tokenizer.encode(question, add_special_tokens=False).ids), MAX_QUESTION_TOKENS)

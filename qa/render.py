@@ -6,7 +6,7 @@ import textwrap
 
 import click
 
-from .answer import Answer, Passage, Results
+from .answer import Answer, AnswerSpan, Passage, Results
 
 
 def _source_line(p: Passage) -> str:
@@ -36,6 +36,17 @@ def _marked(p: Passage, color: bool, span: tuple[int, int] | None) -> str:
     return f"{pieces[0][1]}>>{inner}<<{pieces[-1][1]}"
 
 
+NOT_STATED = "Not stated in these articles."
+
+
+def state_line(found: AnswerSpan) -> str:
+    """The answer's state and confidence, read at a glance."""
+    what = "" if found.text else " (the sentence; no short answer is sure enough)"
+    if found.status == "answered":
+        return f"Answered, {found.confidence:.0%} likely right{what}"
+    return f"Possible answer, check the passage: {found.confidence:.0%} likely right{what}"
+
+
 def filter_notes(answer: Answer | Results) -> list[str]:
     """What the filters did, so an empty or thin result is not read as "the articles do not say"."""
     f = answer.filtered
@@ -55,15 +66,14 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
         return "\n".join(lines)
     if found is not None:
         s = found.source
+        lines.append(state_line(found))
         if found.text:
-            lines.append(f"Answer: {click.style(found.text, bold=True) if color else found.text}  (confidence {found.confidence:.2f})")
-        else:
-            lines.append(f"Answer sentence (confidence {found.confidence:.2f}):")
+            lines.append(f"Answer: {click.style(found.text, bold=True) if color else found.text}")
         lines.append(f"Sentence: {found.sentence}")
         rank = next((p.rank for p in answer.passages if p.id == found.passage_id), 1)
         lines.append(f"Source: {s.title or s.id} | {s.outlet or 'outlet unknown'} | {s.published or 'date unknown'} | passage {rank}  [{found.passage_id}]")
     elif isinstance(answer, Answer):
-        lines.append("No answer found in these articles; the closest passages are below.")
+        lines.append(NOT_STATED + " The closest passages are below.")
     for p in answer.passages:
         span = None
         if found and found.passage_id == p.id and found.start is not None:
@@ -83,10 +93,10 @@ def render_markdown(answer: Answer | Results) -> str:
     lines = [f"**Q:** {answer.question}", "", *(f"*{note}*" for note in filter_notes(answer))]
     found = answer.answer if isinstance(answer, Answer) else None
     if found is not None:
-        lines.append(f"**A:** {found.text or found.sentence} (confidence {found.confidence:.2f})")
-        lines += ["", f"> {found.citation}", ""]
+        lines += [f"*{state_line(found)}*", "", f"**A:** {found.text or found.sentence}"]
+        lines += ["", f"> {found.citation}", ""] if found.citation else [""]
     elif isinstance(answer, Answer):
-        lines += ["*No answer found in these articles.*", ""]
+        lines += [f"*{NOT_STATED}*", ""]
     for p in answer.passages:
         s = p.source
         sentence = " ".join(p.text[p.highlight["start"] : p.highlight["end"]].split())

@@ -102,13 +102,16 @@ def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
     answer = browser.find_element(By.CSS_SELECTOR, ".answer")
     assert "November of 2015" in answer.text  # the short span, or the sentence when the span is not sure enough
     assert "Arutz Sheva" in answer.text and "Putin and Erdogan agree" in answer.text
+    assert "Answered" in answer.text and "likely right" in answer.text
     assert "Arutz Sheva" in browser.find_element(By.ID, "citation").text
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.save_screenshot(str(SHOTS / "answer.png"))
 
     answer.find_element(By.CSS_SELECTOR, "a.evidence").click()
-    marked = browser.find_element(By.ID, "hl")
-    assert "Ankara shot down" in marked.text and "November of 2015" in marked.text
+    browser.find_element(By.ID, "hl")
+    # A shown span splits the sentence's marking in pieces (before, the bold span, after): read them all.
+    marked = "".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".article-text mark"))
+    assert "Ankara shot down" in marked and "November of 2015" in marked
     shown = browser.find_elements(By.CSS_SELECTOR, "mark b.span")
     assert [e.text for e in shown] in ([], ["November of 2015"])
     assert "/tmp" not in browser.find_element(By.CSS_SELECTOR, ".source").text

@@ -1,6 +1,5 @@
 """The trained reader: faithful to the torch model it came from, windows that fit, null answers and thresholds."""
 
-import copy
 from pathlib import Path
 
 import numpy as np
@@ -16,8 +15,9 @@ def reader(settings) -> Reader:
     return Reader(settings.reader, threads=1)
 
 
-def test_int8_export_agrees_with_the_torch_model(reader, settings):
-    """check.npz holds the torch model's logits on tuning-split windows, saved at export (training/export.py)."""
+def test_float_reader_agrees_with_the_torch_model(reader, settings):
+    """check.npz holds the torch model's logits on tuning-split windows, saved at export (training/export.py); the
+    reader computes in float from the int8 weights, so it keeps closer to torch than the int8 graph did."""
     check = np.load(settings.reader / "check.npz")
     feed = {name: check[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
     starts, ends = reader._session.run(None, feed)
@@ -27,9 +27,40 @@ def test_int8_export_agrees_with_the_torch_model(reader, settings):
         torch_span = best_span(check["start_logits"][r], check["end_logits"][r], context, 30)[:2]
         same += best_span(starts[r], ends[r], context, 30)[:2] == torch_span
     mask = feed["attention_mask"] == 1
-    assert np.abs(starts - check["start_logits"])[mask].mean() < 0.2
-    assert np.abs(ends - check["end_logits"])[mask].mean() < 0.2
-    assert same / len(starts) >= 0.85  # measured at export: 57 of 64 (BENCHMARKS.md)
+    assert np.abs(starts - check["start_logits"])[mask].mean() < 0.1
+    assert np.abs(ends - check["end_logits"])[mask].mean() < 0.1
+    assert same / len(starts) >= 0.85
+
+
+def test_reader_graph_has_no_activation_quantization(settings):
+    """DynamicQuantizeLinear set one scale per batch, and MatMulInteger ran u8s8 kernels that differ between AVX2 and
+    AVX-512 VNNI: neither is left in the graph the reader runs."""
+    import onnx
+
+    from qa.reader_graph import float_reader
+
+    ops = {node.op_type for node in onnx.load_from_string(float_reader(settings.reader / "reader-int8.onnx")).graph.node}
+    assert "MatMul" in ops
+    assert not ops & {"DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "MatMulIntegerToFloat"}
+
+
+JET_SENTENCE = "Turkey and Russia were in a state of open tension, after Ankara shot down a Russian jet in November of 2015."
+OTHERS = [
+    "The recipe calls for flour, water, salt and a sourdough starter.",
+    "Putin and Erdogan met in Sochi on October 22, and the talks lasted six hours, officials said. " * 3,
+    "Ankara.",
+]
+
+
+@pytest.mark.parametrize("batch", [[], OTHERS[:1], OTHERS[1:2], OTHERS, OTHERS[::-1]])
+def test_a_window_reads_the_same_alone_and_in_any_batch(reader, batch):
+    """Its span and scores must not depend on the windows read beside it (padding, lengths, content)."""
+    (alone,) = reader.read(JET, [JET_SENTENCE])
+    mixed = reader.read(JET, [*batch, JET_SENTENCE, *batch])[len(batch)]
+    assert (mixed.start, mixed.end) == (alone.start, alone.end)
+    assert JET_SENTENCE[alone.start : alone.end] == "November of 2015"
+    assert abs(mixed.score - alone.score) < 1e-3 and abs(mixed.null - alone.null) < 1e-3
+    assert abs(mixed.prob - alone.prob) < 1e-4
 
 
 def test_best_span_respects_order_length_and_context():
@@ -66,67 +97,15 @@ def test_window_of_a_sentence_longer_than_the_room_keeps_its_start(reader):
     assert a == 7 and b < len(text)
 
 
-def test_reader_finds_the_span_and_says_no_answer_elsewhere(reader):
-    sentence = "Turkey and Russia were in a state of open tension, after Ankara shot down a Russian jet in November of 2015."
-    found, unrelated = reader.read(JET, [sentence, "The recipe calls for flour, water, salt and a sourdough starter."])
-    assert sentence[found.start : found.end] == "November of 2015"
-    assert found.margin > reader.null_threshold
-    assert unrelated.margin <= reader.null_threshold
+def test_reader_finds_the_span_and_scores_no_answer_higher_elsewhere(reader):
+    found, unrelated = reader.read(JET, [JET_SENTENCE, OTHERS[0]])
+    assert JET_SENTENCE[found.start : found.end] == "November of 2015"
+    # measured: about +11 for the jet sentence and below -3 for the recipe
+    assert found.margin > 5 and unrelated.margin < 0
 
 
 def test_reading_nothing_is_empty(reader):
     assert reader.read(JET, []) == []
-
-
-def test_jet_answer_names_its_source(engine):
-    """The reader's answer is the sentence with "November of 2015", from Arutz Sheva, whose passage comes first. The
-    short span is shown only above the calibrated threshold (BENCHMARKS.md); when shown, it must be that date."""
-    result = engine.ask(JET)
-    answer = result.answer
-    assert result.answerable and "November of 2015" in answer.sentence
-    assert answer.text in (None, "November of 2015")
-    assert answer.source.id == result.passages[0].source.id == "000_57d2e1b9fe295f13"
-    assert answer.source.outlet == "Arutz Sheva" and answer.citation.startswith("Arutz Sheva, n.d., ")
-    top = result.passages[0]
-    assert top.id == answer.passage_id
-    assert answer.sentence == top.text[top.highlight["start"] : top.highlight["end"]]
-    if answer.text:
-        assert top.text[answer.start : answer.end] == "November of 2015"
-    assert 0.5 <= answer.confidence <= 1
-
-
-def test_reader_span_for_the_jet_is_the_date(engine):
-    """Below the display threshold or not, the reader's own best span is the date."""
-    found, span, sentence, _ = engine.evidence(JET)
-    assert span == "November of 2015" and span in sentence
-
-
-@pytest.mark.parametrize("question", ["Who won the 2018 FIFA World Cup?", "How do I bake sourdough bread?"])
-def test_unanswerable_is_declined_without_span_or_corroboration(engine, question):
-    result = engine.ask(question)
-    assert result.answerable is False and result.answer is None
-    assert result.passages and all(p.also_in == [] for p in result.passages)
-
-
-def test_thresholds_decide_what_is_shown(engine):
-    from qa.engine import Engine
-
-    strict_span = copy.copy(engine.reader)
-    strict_span.span_threshold = 1.01  # no probability clears it: the sentence alone is the answer
-    result = Engine(engine.live, engine.encoder, strict_span, engine.settings).ask(JET)
-    assert result.answerable and result.answer.text is None and result.answer.start is None
-    assert "November of 2015" in result.answer.sentence
-
-    lenient = copy.copy(engine.reader)
-    lenient.span_threshold = 0.0  # every probability clears it: the span is shown
-    result = Engine(engine.live, engine.encoder, lenient, engine.settings).ask(JET)
-    assert result.answer.text == "November of 2015"
-    assert result.passages[0].text[result.answer.start : result.answer.end] == "November of 2015"
-
-    never = copy.copy(engine.reader)
-    never.null_threshold = float("inf")  # "no answer" always wins
-    result = Engine(engine.live, engine.encoder, never, engine.settings).ask(JET)
-    assert result.answerable is False and result.answer is None
 
 
 def test_missing_reader_is_a_clear_error(tmp_path: Path):
