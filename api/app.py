@@ -196,8 +196,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
     def health() -> dict:
         manifest = engine.view().manifest
         shards = {"shards": manifest["shards"]} if "shards" in manifest else {}  # on Ray: each shard's generation
-        return {"status": "ok", "model": manifest["model"]["name"], "generation": manifest["generation"],
-                "segments": manifest["segments"], **manifest["counts"], **shards}
+        # A newest generation that cannot be opened: the last good one is served, and this says which and why.
+        problem = getattr(engine.live, "problem", None)
+        newest = {"newest": problem} if problem else {}
+        return {"status": "degraded" if problem else "ok", "model": manifest["model"]["name"],
+                "generation": manifest["generation"], "segments": manifest["segments"], **manifest["counts"],
+                **shards, **newest}
 
     def writer(request: Request) -> None:
         """Writes need the server's token, compared in constant time; without one configured they are off."""
