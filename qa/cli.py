@@ -248,6 +248,8 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
 
     import uvicorn
 
+    from api.protocol import SERVER_OPTIONS
+
     from .engine import Engine
     from .settings import serving_plan
 
@@ -272,14 +274,15 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     if workers == 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning", **SERVER_OPTIONS)
         return
     del engine  # opened only to build or check the index; each worker loads its own from the environment
     os.environ.update(
         QA_INDEX=str(settings.index), QA_MODEL=settings.model, QA_THREADS=str(settings.threads),
         QA_QUERY_INT8="1" if settings.query_int8 else "",
     )
-    _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"))
+    _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                                  log_level="warning", **SERVER_OPTIONS))
 
 
 def _serve_workers(config) -> None:
