@@ -246,9 +246,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
                                    until=until or None)
             except QAError as exc:
                 status, error = exc.status, str(exc)
+        known = await run_in_threadpool(engine.outlets)  # on Ray it waits on the shards: never on the event loop
         return templates.TemplateResponse(
             request, "index.html",
-            {**context, "answer": answer, "error": error, "segments": segments, "known": engine.outlets(),
+            {**context, "answer": answer, "error": error, "segments": segments, "known": known,
              "notes": filter_notes(answer) if answer else []},
             status_code=status,
         )
