@@ -23,7 +23,10 @@ from qa.render import filter_notes, segments
 from qa.settings import Settings
 
 from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse, WriteOut
-from .writes import ARTICLES_BODY, WRITE_ERRORS, check_token, read_json
+from .gate import Gate
+from .limits import BodyLimit
+from .security import SecurityHeaders, docs_policy, page_policy
+from .writes import ARTICLES_BODY, MAX_BODY, WRITE_ERRORS, check_token, read_json, with_article_schemas
 
 TEMPLATES = FilePath(__file__).parent / "templates"
 RULES = {
@@ -123,16 +126,23 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
     # FastAPI's default page loads them from a CDN, which leaves /docs blank offline.
     app.mount("/static/swagger", StaticFiles(directory=str(SWAGGER_UI_PY_ROOT / "static")), name="swagger")
 
+    docs_page = get_swagger_ui_html(
+        openapi_url="/openapi.json", title="News QA API", swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+        swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="/static/swagger/favicon-32x32.png",
+    )
+
     @app.get("/docs", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json", title="News QA API", swagger_js_url="/static/swagger/swagger-ui-bundle.js",
-            swagger_css_url="/static/swagger/swagger-ui.css", swagger_favicon_url="/static/swagger/favicon-32x32.png",
-        )
+        return docs_page
     app.add_middleware(HeadAsGet)
+    app.add_middleware(BodyLimit, larger={("POST", "/articles"): MAX_BODY})
+    app.add_middleware(SecurityHeaders, policy=page_policy(TEMPLATES), docs=docs_policy(docs_page.body.decode()))
+    app.openapi = lambda: with_article_schemas(app)
+    gate = Gate(settings.ask_threads, settings.ask_queue)
 
     async def run(method, **kwargs):
-        return await run_in_threadpool(method, **kwargs) if offload else method(**kwargs)
+        # Questions are CPU-bound: on the event loop they held /health and writes behind them (issue 19).
+        return await run_in_threadpool(method, **kwargs) if offload else await gate.run(method, **kwargs)
     templates = Jinja2Templates(directory=str(TEMPLATES))
 
     @app.exception_handler(QAError)
@@ -159,9 +169,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
     def unexpected(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"error": "internal error; the server log has details"}, status_code=500)
 
-    # /ask and /search run on the event loop, not in the thread pool: the hop cost ~0.4 ms. The price is that one
-    # worker answers one question at a time (and /health waits behind it, ~60 ms with the reader); `qa serve` runs a
-    # worker per core for concurrency. Answers are serialised once by orjson; response_model only documents them
+    # /ask and /search run on the gate's threads (api/gate.py), off the event loop, so /health and writes are
+    # answered while questions run. Answers are serialised once by orjson; response_model only documents them
     # (tests/test_api.py checks the two agree).
     @app.get("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_get(asked: dict = Depends(question_query)) -> Response:
@@ -196,8 +205,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
     def health() -> dict:
         manifest = engine.view().manifest
         shards = {"shards": manifest["shards"]} if "shards" in manifest else {}  # on Ray: each shard's generation
-        return {"status": "ok", "model": manifest["model"]["name"], "generation": manifest["generation"],
-                "segments": manifest["segments"], **manifest["counts"], **shards}
+        # A newest generation that cannot be opened: the last good one is served, and this says which and why.
+        problem = getattr(engine.live, "problem", None)
+        newest = {"newest": problem} if problem else {}
+        return {"status": "degraded" if problem else "ok", "model": manifest["model"]["name"],
+                "generation": manifest["generation"], "segments": manifest["segments"], **manifest["counts"],
+                **shards, **newest}
 
     def writer(request: Request) -> None:
         """Writes need the server's token, compared in constant time; without one configured they are off."""
@@ -205,9 +218,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
 
     @app.post("/articles", status_code=201, response_model=WriteOut, responses=WRITE_ERRORS,
               dependencies=[Depends(writer)], openapi_extra=ARTICLES_BODY)
-    async def add_articles(request: Request) -> JSONResponse:
+    async def add_articles(request: Request, force: bool = Query(
+            False, description="Re-admit articles deleted earlier (their ids have tombstones); without it: 409")) -> JSONResponse:
         body = await read_json(request)
-        return JSONResponse(await run_in_threadpool(engine.add, body), status_code=201)
+        return JSONResponse(await run_in_threadpool(engine.add, body, force), status_code=201)
 
     @app.delete("/articles/{article_id:path}", response_model=WriteOut, responses=WRITE_ERRORS,
                 dependencies=[Depends(writer)])
@@ -215,7 +229,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         return engine.delete(article_id)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    def form(
+    async def form(
         request: Request,
         q: str | None = None,
         k: str = "5",
@@ -228,12 +242,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         if q is not None:
             try:
                 kk = _int_or(k, -1)
-                answer = engine.ask(q, k=kk, outlet=outlet or None, since=since or None, until=until or None)
+                answer = await run(engine.ask, question=q, k=kk, outlet=outlet or None, since=since or None,
+                                   until=until or None)
             except QAError as exc:
                 status, error = exc.status, str(exc)
+        known = await run_in_threadpool(engine.outlets)  # on Ray it waits on the shards: never on the event loop
         return templates.TemplateResponse(
             request, "index.html",
-            {**context, "answer": answer, "error": error, "segments": segments, "known": engine.outlets(),
+            {**context, "answer": answer, "error": error, "segments": segments, "known": known,
              "notes": filter_notes(answer) if answer else []},
             status_code=status,
         )

@@ -47,6 +47,7 @@ class BuildReport:
     embedded: int = 0
     reused: int = 0
     removed: int = 0
+    skipped: list[str] = field(default_factory=list)  # ids of articles deleted on purpose, not brought back
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -231,6 +232,9 @@ def build_index(
                     note(f"skipped a second article with id {article.id!r} ({article.path})")
                     continue
                 seen.add(article.id)
+                if article.id in writer.tombstones:
+                    report.skipped.append(article.id)
+                    continue
                 if live.get(article.id) == article.hash:
                     report.reused += writer.view.passage_count(article.id)
                     continue
@@ -246,7 +250,16 @@ def build_index(
             report.embedded = len(data.passages)
         report.removed = delete_gone(writer, live, seen, unreadable, note)
         writer.commit()
+    skipped_note(report, note)
     return finish(report, started)
+
+
+def skipped_note(report: BuildReport, note: Callable[[str], None]) -> None:
+    """Say which deleted articles a build left out, and how to bring one back on purpose."""
+    if report.skipped:
+        shown = ", ".join(report.skipped[:10]) + (f" and {len(report.skipped) - 10} more" if len(report.skipped) > 10 else "")
+        note(f"skipped {len(report.skipped)} article(s) deleted earlier ({shown}); "
+             "to re-admit one on purpose: qa add --force PATH")
 
 
 def finish(report: BuildReport, started: float) -> BuildReport:
@@ -270,7 +283,7 @@ def delete_gone(writer: IndexWriter, live: dict[str, str], seen: set[str], unrea
             note(f"kept the indexed copy of {article_id}: its file could not be read")
         else:
             gone.append(article_id)
-    return len(gone) - len(writer.delete(gone))
+    return len(gone) - len(writer.delete(gone, remember=False))  # a file taken away is no retraction
 
 
 def _settings_of(root: Path, model: str | None = None) -> tuple[str, PassageSpec]:
@@ -286,14 +299,28 @@ def _settings_of(root: Path, model: str | None = None) -> tuple[str, PassageSpec
     return commit.model["name"], PassageSpec(**commit.passages)
 
 
+class Buried(QAError):
+    """Articles that were deleted on purpose, added again without --force."""
+
+    status = 409
+
+
 def add_articles(root: Path, articles: Iterable[Article], encoder=None, timeout: float | None = None,
-                 model: str | None = None) -> tuple[list[str], int]:
+                 model: str | None = None, force: bool = False) -> tuple[list[str], int]:
     """Add or replace articles (by id) in one commit; returns their ids and the generation that holds them. A new
-    index is made with `model` (default all-MiniLM-L6-v2); an existing one keeps its own."""
+    index is made with `model` (default all-MiniLM-L6-v2); an existing one keeps its own. An article deleted
+    earlier (its id has a tombstone) is refused with Buried, naming it, unless `force` re-admits it."""
     root = Path(root)
     model, spec = _settings_of(root, model)
     with IndexWriter(root, model, spec, timeout=timeout, encoder=encoder) as writer:
         unique = list({a.id: a for a in articles}.values())  # the last copy of an id in one request wins
+        buried = [a.id for a in unique if a.id in writer.tombstones]
+        if buried and not force:
+            shown = ", ".join(buried[:10]) + (f" and {len(buried) - 10} more" if len(buried) > 10 else "")
+            raise Buried(f"{shown} deleted earlier, so nothing was added; add with --force (HTTP: ?force=true) "
+                         "to re-admit on purpose")
+        for article in unique:
+            writer.readmit(article.id)
         data = prepare(unique, writer)
         ids = writer.add(data) if data is not None else []
         return ids, writer.commit()

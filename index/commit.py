@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import BadIndex, QAError, rebuild_hint
+from .owned import index_id, owned
 from .segment import PREFIX, sync_folder
 
 FORMAT_VERSION = 2
@@ -28,7 +29,8 @@ _COMMIT = re.compile(r"^commit-(\d{8})\.json$")
 GRACE = 60.0
 # A second writer waits this long for the lock, then fails with a message (QA_LOCK_TIMEOUT overrides).
 LOCK_TIMEOUT = 30.0
-_LEGACY = ("current", "v-", ".tmp-", ".current-")
+# A commit staged by a writer that died before renaming it: the name is the writer's own, never a user's.
+_COMMIT_STAGE = re.compile(r"^\.commit-\d{8}\.json\.tmp$")
 
 
 @dataclass
@@ -39,11 +41,15 @@ class Commit:
     model: dict = field(default_factory=dict)
     passages: dict = field(default_factory=dict)
     model_dir: str = "model"
-    segments: list[dict] = field(default_factory=list)  # {"name", "articles", "passages", "deleted": [ids]}
+    # {"name", "articles", "passages", "deleted": [ids], "meta_checksum": digest of its segment.json}
+    segments: list[dict] = field(default_factory=list)
+    # Articles deleted on purpose, by id, with their content hash: builds do not bring them back (index/writer.py).
+    tombstones: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"format_version": FORMAT_VERSION, "generation": self.generation, "model": self.model,
-                "passages": self.passages, "model_dir": self.model_dir, "segments": self.segments}
+                "passages": self.passages, "model_dir": self.model_dir, "segments": self.segments,
+                "tombstones": self.tombstones}
 
     def names(self) -> set[str]:
         return {s["name"] for s in self.segments}
@@ -71,18 +77,29 @@ def latest(root: Path) -> Commit | None:
 
 
 def read_commit(root: Path, generation: int) -> Commit:
+    from pydantic import ValidationError
+
+    from .commit_schema import CommitFile
+
     path = Path(root) / commit_name(generation)
     try:
         data = json.loads(path.read_text())
-        if data.get("format_version") != FORMAT_VERSION:
+        if isinstance(data, dict) and data.get("format_version") != FORMAT_VERSION:
             raise BadIndex(f"{path} has format {data.get('format_version')}, expected {FORMAT_VERSION}; "
                            f"{rebuild_hint(root)}")
-        return Commit(data["generation"], data["model"], data["passages"], data.get("model_dir", "model"),
-                      [dict(s) for s in data["segments"]])
+        checked = CommitFile.model_validate(data)
     except FileNotFoundError:
         raise  # superseded and cleaned between listing and reading: the caller lists again
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the file"
+        raise BadIndex(f"{path} is damaged ({where}: {first['msg']}); {rebuild_hint(root)}") from None
+    except (OSError, ValueError) as exc:
         raise BadIndex(f"{path} is damaged ({type(exc).__name__}); {rebuild_hint(root)}") from None
+    if checked.generation != generation:
+        raise BadIndex(f"{path} is damaged (it says generation {checked.generation}); {rebuild_hint(root)}")
+    return Commit(checked.generation, checked.model.model_dump(), dict(checked.passages), checked.model_dir,
+                  [s.model_dump(exclude_none=True) for s in checked.segments], dict(checked.tombstones))
 
 
 def write_commit(root: Path, commit: Commit) -> None:
@@ -163,41 +180,57 @@ def _clean(root: Path, keep: set[str], now: float, segments: bool) -> list[str]:
         read_commit(root, found[-1])
     except (BadIndex, FileNotFoundError):
         return []  # what the newest commit names is unknown, so nothing is provably unused
-    removed, kept = [], [found[-1]]
+    # Everything any commit here names was written by this index: with the owner files, the only proof accepted.
+    named_ever: set[str] = set()
+    named, model_dirs, kept = set(keep), set(), [found[-1]]
     for older, newer in zip(found[:-1], found[1:]):
         superseded_at = _mtime(root / commit_name(newer))
-        if superseded_at is not None and now - superseded_at < GRACE:
+        if superseded_at is None or now - superseded_at < GRACE:
             kept.append(older)
-        else:
-            (root / commit_name(older)).unlink(missing_ok=True)
-            removed.append(commit_name(older))
-    named = set(keep)
-    model_dirs = set()
-    for generation in kept:
+    for generation in found:
         try:
             commit = read_commit(root, generation)
         except FileNotFoundError:
             continue
         except BadIndex:
-            return removed  # a kept commit that cannot be read may name any segment: keep them all
-        named |= commit.names()
-        model_dirs.add(commit.model_dir)
+            return []  # a commit that cannot be read may name any segment: keep them all
+        named_ever |= commit.names() | {commit.model_dir}
+        if generation in kept:
+            named |= commit.names()
+            model_dirs.add(commit.model_dir)
+    if not segments:
+        return []  # a merge is writing: old commits stay too, so the segments only they name stay provable
+    removed = []
+    for generation in found:
+        if generation not in kept:
+            (root / commit_name(generation)).unlink(missing_ok=True)
+            removed.append(commit_name(generation))
+    ident = index_id(root)
     for child in root.iterdir():
         name = child.name
+        ours = name in named_ever or owned(child, ident)
         stale = (
-            (segments and name.startswith(PREFIX) and name not in named)
-            or (segments and name.startswith(f".{PREFIX}"))
-            or (name.startswith((".commit-", ".model")) and name.endswith(".tmp"))
-            or (name.startswith("model") and child.is_dir() and name not in model_dirs and name not in keep)
-            or name.startswith(_LEGACY)
+            (name.startswith(PREFIX) and name not in named and ours)
+            or (name.startswith(f".{PREFIX}") and name.endswith(".tmp") and (ours or _empty_dir(child)))
+            or (name.startswith(".model") and name.endswith(".tmp") and (ours or _empty_dir(child)))
+            or (_COMMIT_STAGE.match(name) is not None)
+            or (name.startswith("model") and name not in model_dirs and name not in keep and ours)
         )
-        if stale:
-            if child.is_dir() and not child.is_symlink():
+        if stale and not child.is_symlink():
+            if child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
             else:
                 child.unlink(missing_ok=True)
             removed.append(name)
     return removed
+
+
+def _empty_dir(path: Path) -> bool:
+    """A stage folder a writer died in before it could claim it: empty, so removing it loses nothing."""
+    try:
+        return path.is_dir() and not any(path.iterdir())
+    except OSError:
+        return False
 
 
 def _mtime(path: Path) -> float | None:

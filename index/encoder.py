@@ -249,7 +249,7 @@ def copy_model(source: Path, target: Path) -> None:
         except OSError:  # another file system, or links not allowed: the target is new, so copying is safe
             shutil.copy2(src, dst)
 
-    shutil.copytree(source, target, copy_function=link, ignore=shutil.ignore_patterns("*.tmp*"))
+    shutil.copytree(source, target, copy_function=link, ignore=shutil.ignore_patterns("*.tmp*"), dirs_exist_ok=True)
 
 
 def has_query_models(folder: Path) -> bool:
@@ -319,10 +319,24 @@ def open_encoder(
     default). Questions want a short bound: the threads spin across the gaps between one run's operators, then
     sleep while the rest of the answer is worked out instead of burning the other core (BENCHMARKS.md).
     """
+    from .checksums import verify_model
+    from .errors import BadIndex, rebuild_hint
+
+    folder = Path(folder)
+    used = file if (folder / file).is_file() else ONNX_FILE  # OnnxEncoder falls back to float32 the same way
     try:
-        return OnnxEncoder(folder, threads, file, spin_us, providers)
+        verify_model(folder, [used, "tokenizer.json", CONFIG_FILE])  # damaged bytes are refused, never run
+    except BadIndex as exc:
+        raise BadIndex(f"{exc}; {rebuild_hint(folder.parent)}") from None
+    try:
+        import onnxruntime  # noqa: F401
     except ImportError as exc:
         log.warning("onnxruntime unavailable (%s); answering with sentence-transformers, which is slower", exc)
-    except Exception as exc:  # noqa: BLE001 - a broken export must not stop the service
-        log.warning("ONNX model in %s unusable (%s); answering with sentence-transformers", folder, exc)
-    return TorchEncoder(name)
+        return TorchEncoder(name)
+    try:
+        return OnnxEncoder(folder, threads, file, spin_us, providers)
+    except Exception as exc:  # noqa: BLE001 - any failure to load the index's own model is a damaged index
+        # Not a quiet fall-back to sentence-transformers: the index's vectors came from this export, and a service
+        # answering from another model would hide the damage.
+        reason = str(exc).strip().splitlines()[-1][:200] if str(exc).strip() else type(exc).__name__
+        raise BadIndex(f"the model in {folder} cannot be loaded ({reason}); {rebuild_hint(folder.parent)}") from None

@@ -18,7 +18,8 @@ import numpy as np
 from .commit import Commit, WriteLock, clean, latest, merge_lock, write_commit
 from .documents import Article
 from .lexical import Postings
-from .segment import Segment, SegmentData, write_segment
+from .checksums import digest
+from .segment import META, Segment, SegmentData, write_segment
 from .store import IndexReader
 
 SEGMENTS_PER_TIER = 10
@@ -113,7 +114,8 @@ def _swap(root: Path, view: IndexReader, chosen: list[int], name: str, meta: dic
     if current is None or any(n not in by_name for n in sources) or current.model_dir != view.commit.model_dir:
         return None  # the index was rebuilt or another merge took these segments: this merge is void
     since = sorted({i for n, gone in sources.items() for i in by_name[n]["deleted"] if i not in gone})
-    entry = {"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": since}
+    entry = {"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": since,
+             "meta_checksum": digest(root / name / META)}
     segments, placed = [], False
     for e in current.segments:
         if e["name"] in sources:
@@ -122,7 +124,8 @@ def _swap(root: Path, view: IndexReader, chosen: list[int], name: str, meta: dic
                 placed = True
         else:
             segments.append(e)
-    commit = Commit(current.generation + 1, current.model, current.passages, current.model_dir, segments)
+    commit = Commit(current.generation + 1, current.model, current.passages, current.model_dir, segments,
+                    current.tombstones)
     write_commit(root, commit)
     clean(root, merging=True)
     return commit.generation

@@ -19,7 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from .build import BuildReport, Planner, _Parts, delete_gone, finish
+from .build import BuildReport, Planner, _Parts, delete_gone, finish, skipped_note
 from .documents import load_files
 from .encoder import DEFAULT_MODEL, TokenCounter, open_encoder
 from .errors import QAError
@@ -75,16 +75,20 @@ def connect(address: str, cpus: int | None = None) -> None:
         ray.init(address=address, runtime_env=env, log_to_driver=False)
 
 
-def _read(row: dict, live: dict[str, str], folder: str, spec: dict, dim: int) -> dict:
-    """A block of files read, cleaned and cut; unchanged articles (same hash as indexed) are only counted."""
-    warnings, unreadable, seen = [], [], []
+def _read(row: dict, live: dict[str, str], tombstones: dict[str, str], folder: str, spec: dict, dim: int) -> dict:
+    """A block of files read, cleaned and cut; unchanged articles (same hash as indexed) are only counted, and
+    articles deleted on purpose are left out."""
+    warnings, unreadable, seen, skipped = [], [], [], []
     articles = []
     for article in load_files([(Path(p), Path(b)) for p, b in row["files"]], warnings.append, unreadable.append):
         seen.append(article.id)
-        if live.get(article.id) != article.hash:
+        if article.id in tombstones:
+            skipped.append(article.id)
+        elif live.get(article.id) != article.hash:
             articles.append(article)
     chunk = Planner(TokenCounter(Path(folder)), PassageSpec(**spec), dim).plan(0, articles) if articles else None
-    return {"chunk": pickle.dumps(chunk), "warnings": warnings, "unreadable": unreadable, "seen": seen}
+    return {"chunk": pickle.dumps(chunk), "warnings": warnings, "unreadable": unreadable, "seen": seen,
+            "skipped": skipped}
 
 
 class _Embed:
@@ -162,7 +166,7 @@ def build_on_ray(
         try:
             rows = (
                 ray.data.from_items(blocks, override_num_blocks=len(blocks))
-                .map(_read, fn_kwargs={"live": live, **settings})
+                .map(_read, fn_kwargs={"live": live, "tombstones": writer.tombstones, **settings})
                 .map_batches(_Embed, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
                              **resources, fn_constructor_kwargs={"folder": settings["folder"], "model": model})
                 .map(_write, fn_kwargs={"root": str(root), "dim": writer.dim, "quantize": quantize})
@@ -183,6 +187,7 @@ def build_on_ray(
             for article_id in sorted(duplicates):
                 note(f"two articles have the id {article_id!r}: the later one is indexed")
             seen.update(row["seen"])
+            report.skipped.extend(row["skipped"])
             if row["segment"]:
                 if not (Path(root) / row["segment"] / "segment.json").is_file():
                     raise QAError(f"a Ray worker wrote segment {row['segment']} where this machine cannot see it: "
@@ -194,4 +199,5 @@ def build_on_ray(
         report.reused = sum(writer.view.passage_count(i) for i in seen - added if i in live)
         report.removed = delete_gone(writer, live, seen, unreadable, note)
         writer.commit()
+    skipped_note(report, note)
     return finish(report, started)

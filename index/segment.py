@@ -1,7 +1,7 @@
 """A segment: the immutable files of one batch of articles, written once and never changed (as in Lucene).
 
 Files of a segment folder `seg-<id>`:
-  segment.json     counts and the FAISS type
+  segment.json     counts, the FAISS type and the checksum of every other file (index/checksums.py)
   articles.sqlite  article metadata, content hash and cleaned text; idx is the article's row in this segment
   passages.npy     int32 rows (article_idx, ordinal, start, end, first_unit, n_units); row = FAISS id = postings row
   units.npy        int32 rows (article_idx, start, end): the sentences passages are made of
@@ -33,8 +33,10 @@ import numpy as np
 from . import dense as dense_config  # FLAT_MAX read at search time: benchmarks move it
 from .dense import DEFAULT_EF_SEARCH, DEFAULT_NPROBE, RERANK, faiss_factory, faiss_index, faiss_kind, top
 from .documents import Article
+from .checksums import Damaged, digests, verify
 from .errors import BadIndex
 from .lexical import Postings
+from .owned import OWNER, claim
 
 PREFIX = "seg-"
 META = "segment.json"
@@ -77,6 +79,7 @@ def write_segment(root: Path, data: SegmentData, quantize: str | None = None) ->
     stage = root / f".{name}.tmp"
     stage.mkdir(parents=True)
     try:
+        claim(stage, root)  # before any data: a crash from here on leaves a folder cleaning can prove is ours
         # asarray, not astype: at 1M passages the sentence vectors alone are gigabytes, so never copy them.
         np.save(stage / "passages.npy", np.asarray(data.passages, dtype=np.int32))
         np.save(stage / "vectors.npy", np.asarray(data.vectors, dtype=np.float32))
@@ -93,6 +96,7 @@ def write_segment(root: Path, data: SegmentData, quantize: str | None = None) ->
             "articles": len(data.articles), "passages": int(len(data.passages)), "sentences": int(len(data.units)),
             "faiss": kind, "faiss_factory": factory, "dense_seconds": round(dense_seconds, 3),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "checksums": digests(stage, [p.name for p in stage.iterdir() if p.name != OWNER]),
         }
         (stage / META).write_text(json.dumps(meta, indent=1))
         sync_folder(stage)
@@ -147,13 +151,22 @@ class Segment:
     files are deleted (POSIX keeps open files alive), so a merge can drop it under a running server.
     """
 
-    def __init__(self, folder: Path, nprobe: int | None = None, ef_search: int | None = None):
+    def __init__(self, folder: Path, nprobe: int | None = None, ef_search: int | None = None,
+                 meta_digest: str | None = None, dim: int | None = None):
         import faiss
 
         self.folder, self.name = folder, folder.name
         self.nprobe, self.ef_search = nprobe or DEFAULT_NPROBE, ef_search or DEFAULT_EF_SEARCH
         try:
+            # Every byte is checked before any is used: damaged files are refused, never served (index/checksums.py).
+            if meta_digest is not None:
+                verify(folder, {META: meta_digest})
             self.meta = json.loads((folder / META).read_text())
+            sums = self.meta.get("checksums") if isinstance(self.meta, dict) else None
+            if sums is not None:
+                if not isinstance(sums, dict) or not all(isinstance(v, str) for v in sums.values()):
+                    raise ValueError("its checksums are not a table of digests")
+                verify(folder, sums)
             with _LOADING:
                 self.passages, self.vectors, self.units, self.unit_vectors = (
                     np.asarray(np.load(folder / name, mmap_mode="r")) for name in ARRAYS
@@ -163,10 +176,16 @@ class Segment:
             self.dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
             self._db = sqlite3.connect(f"file:{folder / 'articles.sqlite'}?mode=ro", uri=True, check_same_thread=False)
             rows = self._db.execute(f"SELECT {', '.join(ARTICLE_FIELDS)}, hash FROM articles ORDER BY idx").fetchall()
-        except (OSError, ValueError, RuntimeError, sqlite3.Error, KeyError) as exc:
+        except Damaged as exc:
+            raise BadIndex(f"segment {folder.name}: {exc}") from None
+        except (OSError, ValueError, RuntimeError, sqlite3.Error, KeyError, EOFError, MemoryError, IndexError,
+                TypeError, AttributeError) as exc:
+            # EOFError: np.load of an empty file (click would print only "Aborted!" for it).
             raise BadIndex(f"segment {folder.name} is damaged ({_reason(exc)})") from None
-        if len(self.passages) != self.dense.ntotal or len(self.passages) != len(self.postings.lengths):
-            raise BadIndex(f"segment {folder.name} is damaged (its passages, vectors and postings disagree)")
+        problem = self._shape_problem(dim, len(rows), checked=sums is not None)
+        if problem:
+            self._db.close()
+            raise BadIndex(f"segment {folder.name} is damaged ({problem})")
         self.articles = [dict(zip(ARTICLE_FIELDS, row[:-1])) for row in rows]
         self.hashes = [row[-1] for row in rows]
         self.ids = {a["id"]: i for i, a in enumerate(self.articles)}
@@ -179,6 +198,27 @@ class Segment:
         self.use_dense(self.dense)
         self._lock = threading.Lock()
         self._texts: dict[int, str] = {}
+
+    def _shape_problem(self, dim: int | None, articles: int, checked: bool) -> str | None:
+        """Why the arrays cannot be this segment's (a segment from before checksums, or a commit that lies about
+        the model's dimension), or None."""
+        p, v, u, uv = self.passages, self.vectors, self.units, self.unit_vectors
+        dim = v.shape[-1] if dim is None else dim
+        if (p.dtype, p.ndim, p.shape[-1:]) != (np.int32, 2, (6,)) or (u.dtype, u.ndim, u.shape[-1:]) != (np.int32, 2, (3,)):
+            return "passages.npy or units.npy has the wrong type or shape"
+        if v.shape != (len(p), dim) or v.dtype != np.float32 or uv.shape != (len(u), dim) or uv.dtype != np.float16:
+            return f"vectors.npy or unit_vectors.npy does not hold {dim}-dimensional vectors for every row"
+        if len(p) != self.dense.ntotal or len(p) != len(self.postings.lengths) or self.dense.d != dim:
+            return "its passages, vectors and postings disagree"
+        if len(p) and (p[:, 0].min() < 0 or p[:, 0].max() >= articles or (p[:, 4].astype(np.int64) + p[:, 5]).max() > len(u)):
+            return "passages.npy points outside its articles or sentences"
+        pt = self.postings
+        if len(pt.indptr) != len(pt.vocab) + 1 or int(pt.indptr[-1]) != len(pt.docs) or len(pt.freqs) != len(pt.docs):
+            return "its postings (vocab.json, indptr.npy, docs.npy, freqs.npy) disagree"
+        # Bytes that passed their checksums are the ones written; a segment from before checksums gets a full scan.
+        if not checked and len(pt.docs) and (int(pt.docs.max()) >= len(p) or int(pt.docs.min()) < 0):
+            return "docs.npy points outside its passages"
+        return None
 
     def use_dense(self, index) -> None:
         """Search this FAISS inner-product index over the segment's rows (benchmarks swap in exact or HNSW ones)."""

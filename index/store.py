@@ -8,6 +8,7 @@ of every search, so a view never copies a segment's arrays.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -24,6 +25,11 @@ from .dense import single_thread_faiss, top  # noqa: F401  (single_thread_faiss:
 from .errors import BadIndex, IndexNotFound, ModelMismatch, rebuild_hint
 from .lexical import bm25_scores, document_frequencies, idf
 from .segment import Hit, Segment
+
+log = logging.getLogger(__name__)
+# A newest commit that failed to open is tried again this often (and whenever the folder changes): a commit file
+# never changes, but a segment it names may still be arriving on a slow shared file system.
+RETRY = 5.0
 
 __all__ = ["IndexReader", "LiveIndex", "Hit", "Sentences", "paragraph_number", "segment_max", "index_exists",
            "single_thread_faiss"]
@@ -322,7 +328,7 @@ def _open_segments(root: Path, commit: Commit, cached: dict[str, Segment], nprob
                 folder = root / entry["name"]
                 if not folder.is_dir():
                     raise BadIndex(f"segment {entry['name']} is missing")
-                segment = Segment(folder, nprobe, ef_search)
+                segment = Segment(folder, nprobe, ef_search, entry.get("meta_checksum"), commit.model.get("dim"))
                 fresh.append(segment)
             out.append(segment)
     except BadIndex as exc:
@@ -366,6 +372,9 @@ class LiveIndex:
         self._stamp = self._mtime()
         self._checked = time.monotonic()
         self._view = IndexReader(self.root, expected_model, nprobe, ef_search, shard=shard)
+        self.problem: dict | None = None  # the newest generation that could not be opened, and why
+        self._failed: int | None = None
+        self._tried = 0.0
 
     def _mtime(self) -> int:
         try:
@@ -374,19 +383,39 @@ class LiveIndex:
             return 0
 
     def view(self) -> IndexReader:
-        """The newest generation's view."""
+        """The newest generation's view; while the newest commit cannot be opened, the last good one (`problem`
+        says why, and /health reports it)."""
         stamp, now = self._mtime(), time.monotonic()
         if stamp == self._stamp and now - self._checked < self.POLL:
             return self._view
         with self._lock:
-            self._stamp, self._checked = stamp, now
             found = generations(self.root)
-            if found and found[-1] != self._view.generation:
-                try:
-                    commit = read_commit(self.root, found[-1])
-                except FileNotFoundError:
-                    return self._view
-                cached = {s.name: s for s in self._view.segments}
-                self._view = IndexReader(self.root, self.expected_model, self.nprobe, self.ef_search, commit, cached,
-                                         self.shard)
+            newest = found[-1] if found else None
+            if newest is not None and newest == self._failed and stamp == self._stamp and now - self._tried < RETRY:
+                self._checked = now
+                return self._view
+            self._stamp, self._checked = stamp, now
+            if newest is not None and newest != self._view.generation:
+                self._open(newest, now)
+            elif newest == self._view.generation:
+                self.problem = self._failed = None  # a rebuild replaced the damaged commit with a good one
         return self._view
+
+    def _open(self, generation: int, now: float) -> None:
+        """Swap in a new generation, or keep the current one and remember why not. Serving the last good
+        generation, rather than refusing, is the documented choice (README): answers stay those of a whole,
+        checked generation, and the refusal would flip-flop with every poll."""
+        try:
+            commit = read_commit(self.root, generation)
+            cached = {s.name: s for s in self._view.segments}
+            self._view = IndexReader(self.root, self.expected_model, self.nprobe, self.ef_search, commit, cached,
+                                     self.shard)
+            self.problem = self._failed = None
+        except FileNotFoundError:
+            return
+        except (BadIndex, ModelMismatch) as exc:
+            if self._failed != generation:
+                log.warning("serving generation %d: generation %d cannot be opened: %s",
+                            self._view.generation, generation, exc)
+            self._failed, self._tried = generation, now
+            self.problem = {"generation": generation, "error": str(exc)}

@@ -16,11 +16,13 @@ import uuid
 from pathlib import Path
 from typing import Iterable
 
-from .commit import Commit, WriteLock, clean, latest, write_commit
+from .checksums import digest, verify_model, write_model_sums
+from .commit import Commit, WriteLock, clean, generations, latest, write_commit
 from .encoder import CONFIG_FILE, DEFAULT_MODEL, Encoder, open_encoder, prepare_onnx
 from .errors import BadIndex, rebuild_hint
+from .owned import claim, ensure_marker, refuse_foreign
 from .passages import PassageSpec
-from .segment import SegmentData, sync_folder, write_segment
+from .segment import META, SegmentData, sync_folder, write_segment
 from .store import IndexReader, is_legacy
 
 
@@ -54,15 +56,24 @@ class IndexWriter:
             base = latest(self.root)
             if base is None and is_legacy(self.root):
                 raise BadIndex(f"index at {self.root} is in the format before segments; {rebuild_hint(self.root)}")
+            if base is None:
+                refuse_foreign(self.root)
             if base is not None and base.model.get("name") == self.model and base.passages == self.spec.as_dict():
                 self.view = IndexReader(self.root, commit=base)
+                if self.rebuild:  # a build embeds with the model: damaged, it starts afresh
+                    verify_model(self.root / base.model_dir)
         except BadIndex:
             if not self.rebuild:
                 raise
+            if self.view is not None:
+                self.view.close()
+                self.view = None
             base = None  # a full build replaces what it cannot read
+        ensure_marker(self.root)  # from here on, what this writer makes carries the proof that it is the index's
         clean(self.root)  # only once the index is known readable (or is being rebuilt): never guess what is in use
         self.base = base
-        self.generation = base.generation if base else 0
+        # Past every commit file, a damaged one too: the new commit must be the newest.
+        self.generation = base.generation if base else max(generations(self.root), default=0)
         if self.view is not None:
             self.model_dir = self.view.commit.model_dir
             self.segments = [dict(e, deleted=list(e.get("deleted", []))) for e in self.view.commit.segments]
@@ -74,14 +85,17 @@ class IndexWriter:
             self.segments = []
         self.dim = int(_json(self.root / self.model_dir / CONFIG_FILE)["dim"])
         self._changed = self.view is None
+        self.tombstones: dict[str, str] = dict(self.view.commit.tombstones) if self.view is not None else {}
         self._pending: dict[str, set[str]] = {}  # ids of the segments this writer added, by segment name
 
     def _new_model_dir(self) -> str:
         """The encoder's ONNX export for a fresh index, written beside any old one and swapped in by the commit."""
         name = "model" if not (self.root / "model").exists() else f"model-{uuid.uuid4().hex[:8]}"
         stage = self.root / f".{name}.tmp"
-        shutil.rmtree(stage, ignore_errors=True)
+        stage.mkdir()
+        claim(stage, self.root)
         prepare_onnx(self.model, stage)
+        write_model_sums(stage)
         sync_folder(stage)
         stage.rename(self.root / name)
         return name
@@ -112,17 +126,30 @@ class IndexWriter:
     def register(self, name: str, meta: dict, ids: list[str]) -> list[str]:
         """Take in a segment written under root by someone else (a Ray worker): it goes live with the commit."""
         self._tombstone(ids)
-        self.segments.append({"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": []})
+        self.segments.append({"name": name, "articles": meta["articles"], "passages": meta["passages"], "deleted": [],
+                              "meta_checksum": digest(self.root / name / META)})
         self._pending[name] = set(ids)
         self._changed = True
         return ids
 
-    def delete(self, ids: Iterable[str]) -> list[str]:
-        """Record deletes; returns the ids that no live article has."""
+    def delete(self, ids: Iterable[str], remember: bool = True) -> list[str]:
+        """Record deletes; returns the ids that no live article has. `remember` keeps a tombstone (id and content
+        hash, a record of which version went) so builds do not bring the article back (matched by id, as a file
+        keeps its id when edited); a build dropping an article whose file is gone does not."""
         ids = list(ids)
+        hashes = self.live_hashes() if remember else {}
         found = self._tombstone(ids)
+        for article_id in found:
+            if remember and article_id in hashes:
+                self.tombstones[article_id] = hashes[article_id]
         self._changed |= bool(found)
         return [i for i in ids if i not in found]
+
+    def readmit(self, article_id: str) -> bool:
+        """Forget an article's tombstone (`qa add --force`); True when it had one."""
+        found = self.tombstones.pop(article_id, None) is not None
+        self._changed |= found
+        return found
 
     def _tombstone(self, ids: list[str]) -> set[str]:
         found = set()
@@ -148,7 +175,7 @@ class IndexWriter:
             return self.generation
         live = [e for e in self.segments if e["articles"] > len(e["deleted"])]  # wholly deleted segments go now
         commit = Commit(self.generation + 1, {"name": self.model, "dim": self.dim}, self.spec.as_dict(),
-                        self.model_dir, live)
+                        self.model_dir, live, self.tombstones)
         write_commit(self.root, commit)
         self.generation, self._changed = commit.generation, False
         clean(self.root)

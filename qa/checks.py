@@ -9,8 +9,11 @@ from .errors import BadFilter, BadQuestion
 
 MAX_QUESTION = 1000
 MAX_K = 50
-ARTICLE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,200}$")
-ARTICLE_ID_RULE = "article id must be 1-200 letters, digits, '_', '-' or '.'"
+# "." and ".." are refused: clients and proxies resolve them as path segments, so /articles/.. is never asked for.
+# Spelt without look-ahead: the same pattern checks path parameters in pydantic, whose regex engine has none.
+_CHAR, _LEAD = r"[A-Za-z0-9_.\-]", r"[A-Za-z0-9_\-]"
+ARTICLE_ID = re.compile(rf"^(?:{_LEAD}{_CHAR}{{0,199}}|\.{_LEAD}{_CHAR}{{0,198}}|\.\.{_CHAR}{{1,198}})$")
+ARTICLE_ID_RULE = "article id must be 1-200 letters, digits, '_', '-' or '.', and not '.' or '..'"
 
 
 def check_question(question: object) -> str:

@@ -92,7 +92,8 @@ def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: b
                              progress=sys.stderr.isatty(), quantize=quantize)
     click.echo(
         f"indexed {report.articles} articles, {report.passages} passages "
-        f"({report.embedded} new or changed, {report.reused} reused, {report.removed} articles removed) "
+        f"({report.embedded} new or changed, {report.reused} reused, {report.removed} articles removed"
+        f"{f', {len(report.skipped)} deleted earlier skipped' if report.skipped else ''}) "
         f"into {report.path} in {report.seconds:.1f}s"
     )
 
@@ -100,8 +101,10 @@ def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: b
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
-def add(paths: tuple[Path, ...], index: str | None) -> None:
+@click.option("--force", is_flag=True, help="Re-admit articles that were deleted earlier (qa delete); builds skip them.")
+def add(paths: tuple[Path, ...], index: str | None, force: bool) -> None:
     """Add or update the articles in PATHS, keeping every other article (one new segment, one commit)."""
+    from index.commit import IndexBusy
     from index.documents import load_articles
     from index.build import add_articles
     from index.merge import merge
@@ -110,9 +113,13 @@ def add(paths: tuple[Path, ...], index: str | None) -> None:
     articles = list(load_articles(paths, lambda m: _echo_err(f"warning: {m}")))
     if not articles:
         raise click.ClickException(f"no articles found in {', '.join(map(str, paths))}")
-    ids, generation = add_articles(settings.index, articles, model=settings.model)
-    merge(settings.index)  # the tiered policy; usually there is nothing to merge
+    ids, generation = add_articles(settings.index, articles, model=settings.model, force=force)
     click.echo(f"added {len(ids)} articles to {settings.index} (generation {generation})")
+    try:
+        merge(settings.index)  # the tiered policy; usually there is nothing to merge
+    except IndexBusy:
+        # The add is committed; a merge is only tidying, and the next write or `qa merge` runs the policy again.
+        _echo_err("note: another writer holds the index, so the merge is deferred to the next write (or run qa merge)")
 
 
 @main.command()
@@ -244,6 +251,8 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
 
     import uvicorn
 
+    from api.protocol import SERVER_OPTIONS
+
     from .engine import Engine
     from .settings import serving_plan
 
@@ -268,14 +277,15 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     if workers == 1:
         from api.app import create_app
 
-        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(settings, engine), host=host, port=port, log_level="warning", **SERVER_OPTIONS)
         return
     del engine  # opened only to build or check the index; each worker loads its own from the environment
     os.environ.update(
         QA_INDEX=str(settings.index), QA_MODEL=settings.model, QA_THREADS=str(settings.threads),
         QA_QUERY_INT8="1" if settings.query_int8 else "",
     )
-    _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers, log_level="warning"))
+    _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
+                                  log_level="warning", **SERVER_OPTIONS))
 
 
 def _serve_workers(config) -> None:

@@ -228,14 +228,15 @@ class Engine:
             cached = self._outlets = (view.generation, _count_outlets(view.live_articles_list()))
         return cached[1]
 
-    def add(self, body: object) -> dict:
-        """Add or replace the posted article(s) in one commit: {"ids", "generation"} once it is durable."""
+    def add(self, body: object, force: bool = False) -> dict:
+        """Add or replace the posted article(s) in one commit: {"ids", "generation"} once it is durable. Articles
+        deleted earlier are refused (409) unless `force` re-admits them."""
         from index.build import add_articles
 
         from .writes import parse_articles
 
         articles = parse_articles(body)
-        ids, generation = add_articles(self.settings.index, articles, encoder=self._passage_encoder())
+        ids, generation = add_articles(self.settings.index, articles, encoder=self._passage_encoder(), force=force)
         self._merge_soon()
         return {"ids": ids, "generation": generation}
 

@@ -29,12 +29,15 @@ class Settings:
     reader: Path = PROJECT_ROOT / "qa" / "models" / "reader"
     # Writes (POST/DELETE /articles) need `Authorization: Bearer <write_token>`; unset, they are refused.
     write_token: str | None = field(default=None, repr=False)
+    # Questions answered at once per server process, and how many more may wait before 503 (api/gate.py).
+    ask_threads: int = 2
+    ask_queue: int = 8
     options: dict = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, **overrides: object) -> "Settings":
         """Defaults < QA_INDEX / QA_MODEL / QA_READER / QA_SEEDS / QA_THREADS / QA_NPROBE / QA_EF_SEARCH /
-        QA_QUERY_INT8 / QA_WRITE_TOKEN < non-None overrides."""
+        QA_QUERY_INT8 / QA_WRITE_TOKEN / QA_ASK_THREADS / QA_ASK_QUEUE < non-None overrides."""
         env: dict[str, object] = {}
         if os.environ.get("QA_INDEX"):
             env["index"] = Path(os.environ["QA_INDEX"])
@@ -44,7 +47,7 @@ class Settings:
             env["reader"] = Path(os.environ["QA_READER"])
         if os.environ.get("QA_SEEDS"):
             env["seeds"] = Path(os.environ["QA_SEEDS"])
-        for name in ("threads", "nprobe", "ef_search"):
+        for name in ("threads", "nprobe", "ef_search", "ask_threads", "ask_queue"):
             value = os.environ.get(f"QA_{name.upper()}", "")
             if value.isdigit():
                 env[name] = int(value)
