@@ -48,6 +48,15 @@ def client(settings, engine):
     return TestClient(create_app(settings, engine))
 
 
+def with_thresholds(engine, **thresholds):
+    """The same engine deciding with other thresholds: a test sets the threshold itself instead of sitting on one."""
+    from qa.decide import Decision
+    from qa.engine import Engine
+
+    config = {**engine.decision.config, "thresholds": {**engine.decision.config["thresholds"], **thresholds}}
+    return Engine(engine.live, engine.encoder, engine.reader, engine.settings, Decision(config, engine.decision.models))
+
+
 @pytest.fixture()
 def corpus(tmp_path) -> Path:
     """A private copy of the seeds to modify."""

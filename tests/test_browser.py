@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import JET, ROOT
+from conftest import JET, ROOT, with_thresholds
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 pytestmark = [
@@ -116,6 +116,26 @@ def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
     assert [e.text for e in shown] in ([], ["November of 2015"])
     assert "/tmp" not in browser.find_element(By.CSS_SELECTOR, ".source").text
     browser.save_screenshot(str(SHOTS / "reading.png"))
+
+
+def test_an_uncertain_answer_looks_different_and_offers_no_citation(browser, settings, engine):
+    from selenium.webdriver.common.by import By
+
+    from api.app import create_app
+
+    server = _Server(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=0.0)))
+    try:
+        _ask(browser, server.url, JET)
+        answer = browser.find_element(By.CSS_SELECTOR, ".answer")
+        assert "uncertain" in answer.get_attribute("class").split()
+        assert "Possible answer: check the passage" in answer.text and "likely right" in answer.text
+        assert "November of 2015" in answer.text
+        assert not browser.find_elements(By.ID, "copy-citation") and not browser.find_elements(By.ID, "citation")
+        assert answer.value_of_css_property("border-left-style") == "dashed"
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "uncertain.png"))
+    finally:
+        server.stop()
 
 
 def test_outlet_select_filters(browser, site):

@@ -7,22 +7,13 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from conftest import JET
+from conftest import JET, with_thresholds
 
 from qa.decide import FEATURES, Decision, Evidence, Option, features, question_keys, question_type
 from qa.reader import Reading
 from training.perturb import Pools, kind, perturb
 
 OLYMPICS = "What did Putin say about the Olympics?"
-
-
-def _with_thresholds(engine, **thresholds):
-    """The same engine deciding with other thresholds: a test sets the threshold itself instead of sitting on one."""
-    from qa.engine import Engine
-
-    config = json.loads(json.dumps(engine.decision.config))
-    config["thresholds"].update(thresholds)
-    return Engine(engine.live, engine.encoder, engine.reader, engine.settings, Decision(config, engine.decision.models))
 
 
 def test_the_jet_question_is_answered_with_its_source(engine):
@@ -60,23 +51,23 @@ def test_the_answer_does_not_depend_on_k(engine, question):
 
 
 def test_thresholds_set_the_three_states(engine):
-    answered = _with_thresholds(engine, answered=0.0, uncertain=0.0).ask(JET)
+    answered = with_thresholds(engine, answered=0.0, uncertain=0.0).ask(JET)
     assert answered.answer.status == "answered" and answered.answer.citation
 
-    uncertain = _with_thresholds(engine, answered=1.01, uncertain=0.0).ask(JET)
+    uncertain = with_thresholds(engine, answered=1.01, uncertain=0.0).ask(JET)
     assert uncertain.answerable and uncertain.answer.status == "uncertain"
     assert uncertain.answer.citation is None and "November of 2015" in uncertain.answer.sentence
     assert all(p.also_in == [] for p in uncertain.passages)  # only an answered question is corroborated
 
-    declined = _with_thresholds(engine, answered=1.01, uncertain=1.01).ask(JET)
+    declined = with_thresholds(engine, answered=1.01, uncertain=1.01).ask(JET)
     assert declined.answerable is False and declined.answer is None and declined.passages
 
 
 def test_the_span_threshold_decides_whether_the_short_answer_shows(engine):
-    shown = _with_thresholds(engine, answered=0.0, uncertain=0.0, span=0.0).ask(JET)
+    shown = with_thresholds(engine, answered=0.0, uncertain=0.0, span=0.0).ask(JET)
     top = shown.passages[0]
     assert shown.answer.text == "November of 2015" == top.text[shown.answer.start : shown.answer.end]
-    hidden = _with_thresholds(engine, answered=0.0, uncertain=0.0, span=1.01).ask(JET)
+    hidden = with_thresholds(engine, answered=0.0, uncertain=0.0, span=1.01).ask(JET)
     assert hidden.answer.text is None and hidden.answer.start is None
     assert "November of 2015" in hidden.answer.sentence
     # the confidence is of what is shown: the span's own probability, or the sentence's
@@ -181,13 +172,13 @@ def test_the_page_shows_an_uncertain_answer_without_a_citation_button(settings, 
 
     from api.app import create_app
 
-    sure = TestClient(create_app(settings, _with_thresholds(engine, answered=0.0, uncertain=0.0))).get("/", params={"q": JET})
+    sure = TestClient(create_app(settings, with_thresholds(engine, answered=0.0, uncertain=0.0))).get("/", params={"q": JET})
     assert "Answered" in sure.text and 'id="copy-citation"' in sure.text
-    unsure = TestClient(create_app(settings, _with_thresholds(engine, answered=1.01, uncertain=0.0))).get("/", params={"q": JET})
+    unsure = TestClient(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=0.0))).get("/", params={"q": JET})
     assert unsure.status_code == 200
     assert "Possible answer: check the passage" in unsure.text and 'class="answer uncertain"' in unsure.text
     assert "copy-citation" not in unsure.text and "likely right" in unsure.text
-    declined = TestClient(create_app(settings, _with_thresholds(engine, answered=1.01, uncertain=1.01))).get("/", params={"q": JET})
+    declined = TestClient(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=1.01))).get("/", params={"q": JET})
     assert "Not stated in these articles." in declined.text
 
 
