@@ -1,8 +1,8 @@
 """FastAPI app: JSON for machines and an HTML form for people, both over the same Engine.ask."""
 
-
 import os
 from pathlib import Path as FilePath
+from typing import Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -94,9 +94,10 @@ async def question_query(
     outlet: str | None = Query(None, description="Only this outlet (GET /outlets lists them)"),
     since: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
     until: str | None = Query(None, description="YYYY-MM-DD", json_schema_extra={"format": "date"}),
+    sort: Literal["relevance", "date"] = Query("relevance", description="relevance, or date: newest first, undated last"),
 ) -> dict:
     """The query parameters /ask and /search share, as Engine keyword arguments; async, so no thread-pool hop."""
-    return {"question": q, "k": k, "outlet": outlet, "since": since, "until": until}
+    return {"question": q, "k": k, "outlet": outlet, "since": since, "until": until, "sort": sort}
 
 
 def _int_or(value: str, default: int) -> int:
@@ -236,14 +237,15 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         outlet: str | None = None,
         since: str | None = None,
         until: str | None = None,
+        sort: str = "relevance",
     ) -> HTMLResponse:
-        context = {"q": q or "", "k": k, "outlet": outlet or "", "since": since or "", "until": until or ""}
+        context = {"q": q or "", "k": k, "outlet": outlet or "", "since": since or "", "until": until or "", "sort": sort}
         status, answer, error = 200, None, None
         if q is not None:
             try:
                 kk = _int_or(k, -1)
                 answer = await run(engine.ask, question=q, k=kk, outlet=outlet or None, since=since or None,
-                                   until=until or None)
+                                   until=until or None, sort=sort)
             except QAError as exc:
                 status, error = exc.status, str(exc)
         known = await run_in_threadpool(engine.outlets)  # on Ray it waits on the shards: never on the event loop

@@ -20,6 +20,7 @@ class AskRequest(BaseModel):
     outlet: StrictStr | None = None
     since: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
     until: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
+    sort: Literal["relevance", "date"] = Field("relevance", description="relevance, or date: newest first, undated last")
 
 
 class SourceOut(BaseModel):
@@ -56,6 +57,24 @@ class PassageOut(BaseModel):
     also_in: list[CorroborationOut]
 
 
+class SourceReportOut(SourceOut):
+    passage_id: str
+    sentence: str = Field(description="the sentence stating this source's value")
+    start: int = Field(description="offset of the sentence in the article's text")
+    end: int
+    paragraph: int = Field(description="the article paragraph the sentence is in, counted from 1")
+    confidence: float = Field(ge=0, le=1, description="probability that this sentence states the answer")
+    update_of: str | None = Field(description="the passage of this outlet's earlier report that this one revises")
+    superseded: bool = Field(description="a later report of the same outlet revises this one")
+
+
+class ReportGroupOut(BaseModel):
+    value: str = Field(description="the value as the group's newest source words it")
+    normalized: str = Field(description="how values are compared: a number, an ISO date (YYYY, YYYY-MM, YYYY-MM-DD, "
+                                        "YYYY-Www) or folded text")
+    sources: list[SourceReportOut] = Field(description="newest first")
+
+
 class AnswerOut(BaseModel):
     status: Literal["answered", "uncertain"] = Field(description="answered: sure enough to cite (>= 0.90 precision on "
                                                       "tuning data); uncertain: a possible answer, check the passage")
@@ -67,6 +86,10 @@ class AnswerOut(BaseModel):
     citation: str | None = Field(description="a ready citation; only for an answered question")
     start: int | None
     end: int | None
+    reports: list[ReportGroupOut] = Field(description="what each source says, grouped by value; by support, then newest")
+    sources_differ: bool = Field(description="two or more groups each hold a source confident enough to be answered")
+    latest: int | None = Field(description="index in reports of the group with the newest dated report")
+    citations: list[str] = Field(description="ready citations of every outlet in the answer's group; only when answered")
 
 
 class FilteredOut(BaseModel):

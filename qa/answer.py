@@ -62,6 +62,10 @@ class AnswerSpan:
     citation: str | None
     start: int | None = None
     end: int | None = None
+    reports: list = field(default_factory=list)  # qa.reports.ReportGroup: what each source says, grouped by value
+    sources_differ: bool = False
+    latest: int | None = None  # index in reports of the group holding the newest dated report
+    citations: list[str] = field(default_factory=list)  # the answer's and every other outlet's in its group
 
 
 def citation(source: Source, paragraph: int, sentence: str) -> str:

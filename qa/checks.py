@@ -39,6 +39,15 @@ def check_k(k: object) -> int:
     return k
 
 
+SORTS = ("relevance", "date")
+
+
+def check_sort(sort: object) -> str:
+    if sort not in SORTS:
+        raise BadFilter(f"sort must be one of {', '.join(SORTS)}")
+    return sort
+
+
 def parse_date(name: str, value: str | date | None) -> date | None:
     """An ISO date filter, or BadFilter that names the format."""
     if value is None or isinstance(value, date):

@@ -11,6 +11,8 @@ import click
 
 from index.errors import QAError
 
+from .checks import SORTS
+
 
 def _settings(index: str | None, model: str | None = None):
     from .settings import Settings
@@ -176,6 +178,8 @@ def _question_options(command):
         click.option("--outlet", help="Only this outlet (case-insensitive)."),
         click.option("--since", help="Only articles published on or after this date (YYYY-MM-DD)."),
         click.option("--until", help="Only articles published on or before this date (YYYY-MM-DD)."),
+        click.option("--sort", type=click.Choice(SORTS), default="relevance", show_default=True,
+                     help="Order of the passages: relevance, or date (newest first, undated last)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -206,7 +210,7 @@ def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: boo
         if result.answer.citation is None:
             raise click.ClickException(f"not sure enough to cite ({result.answer.confidence:.0%} likely right): "
                                        "check the passage with --format text")
-        click.echo(result.answer.citation)
+        click.echo("\n".join(result.answer.citations))
     else:
         from .render import render_markdown, render_text
 
@@ -219,20 +223,20 @@ def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: boo
 @_question_options
 def ask(
     question: str, k: str, fmt: str, as_json: bool, color: bool | None, index: str | None, outlet: str | None, since: str | None,
-    until: str | None,
+    until: str | None, sort: str,
 ) -> None:
-    """Answer QUESTION from the indexed articles: the reader's answer and the passages."""
-    _run("ask", question, k, fmt, as_json, color, index, outlet=outlet, since=since, until=until)
+    """Answer QUESTION from the indexed articles: the answer, what each source says, and the passages."""
+    _run("ask", question, k, fmt, as_json, color, index, outlet=outlet, since=since, until=until, sort=sort)
 
 
 @main.command()
 @_question_options
 def search(
     question: str, k: str, fmt: str, as_json: bool, color: bool | None, index: str | None, outlet: str | None, since: str | None,
-    until: str | None,
+    until: str | None, sort: str,
 ) -> None:
     """The passages for QUESTION only, without the reader (faster)."""
-    _run("search", question, k, fmt, as_json, color, index, outlet=outlet, since=since, until=until)
+    _run("search", question, k, fmt, as_json, color, index, outlet=outlet, since=since, until=until, sort=sort)
 
 
 @main.command()

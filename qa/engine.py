@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from dataclasses import replace
@@ -17,11 +16,12 @@ from index.terms import terms
 import numpy as np
 
 from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, TermOverlap, citation
-from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, encodable, parse_date
+from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, check_sort, encodable, parse_date
 from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .decide import Decision, Evidence, Option, features
 from .reader import Reader
-from .picks import Pick, pick_passages, shares_key
+from .picks import Pick, pick_passages
+from .reports import citations, corroboration, gather, report
 from .search import DEPTH, hybrid_search
 from .shards import ShardedIndex, ShardedView
 from .settings import Settings
@@ -88,34 +88,38 @@ class Engine:
         return cls(live, encoder, Reader(settings.reader, settings.threads), settings, decision)
 
     def search(
-        self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
+        self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None,
+        sort: str = "relevance",
     ) -> Results:
-        """The top-k passages with their sources and best sentences, without the reader: the fast path."""
+        """The top-k passages with their sources and best sentences, without the reader: the fast path. With
+        sort="date" the same passages are listed newest first, undated ones last."""
         started = time.perf_counter()
-        question, picked, filtered, _ = self._retrieve(self.view(), question, k, outlet, since, until)
-        passages = [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
+        sort = check_sort(sort)
+        question, picked, filtered, *_ = self._retrieve(self.view(), question, k, outlet, since, until)
+        passages = self._listed(picked, sort)
         return Results(question=question, passages=passages, filtered=filtered, took_ms=_since(started))
 
     def ask(
-        self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None
+        self, question: str, k: int = 5, outlet: str | None = None, since: str | date | None = None, until: str | date | None = None,
+        sort: str = "relevance",
     ) -> Answer:
         """The top-k passages and the answer the decision takes from them: answered, uncertain, or not stated
-        (answerable=False)."""
+        (answerable=False). `sort` orders the listed passages only, never the answer."""
         started = time.perf_counter()
-        k = check_k(k)
-        question, picked, filtered, overlap = self._retrieve(self.view(), question, max(k, READ), outlet, since, until)
+        k, sort = check_k(k), check_sort(sort)
+        question, picked, filtered, overlap, view, candidates = self._retrieve(self.view(), question, max(k, READ), outlet, since, until)
         options, rows = self.consider(question, picked, overlap)
         verdict = self.decision.decide(rows)
         answer = None
-        if verdict.option is None:
-            for pick in picked:
-                pick.also_in.clear()  # nothing is stated, so nothing is corroborated
-        else:
+        for pick in picked:
+            pick.also_in.clear()  # corroboration comes from the answer's own report group, or not at all
+        if verdict.option is not None:
             option = options[verdict.option]
-            answer = self._answer(question, picked, option, verdict)
+            reads = gather(self.reader, self.decision, view, question, overlap, candidates, picked, options, rows, verdict.option)
+            answer = self._answer(question, picked, option, verdict, reads)
             # The passage the answer comes from is listed first.
             picked.insert(0, picked.pop(option.pick))
-        passages = [self._passage(pick, rank) for rank, pick in enumerate(picked[:k], 1)]
+        passages = self._listed(picked[:k], sort)
         return Answer(
             question=question, answerable=answer is not None, answer=answer, passages=passages, filtered=filtered,
             took_ms=_since(started),
@@ -123,7 +127,7 @@ class Engine:
 
     def options(self, question: str) -> tuple[list[Pick], list[Option], np.ndarray]:
         """What the decision chooses from for a question, before it chooses: training/decide.py fits on these."""
-        question, picked, _, overlap = self._retrieve(self.view(), question, READ, None, None, None)
+        question, picked, _, overlap, *_ = self._retrieve(self.view(), question, READ, None, None, None)
         options, rows = self.consider(question, picked, overlap)
         return picked, options, rows
 
@@ -145,42 +149,43 @@ class Engine:
             evidence.append(Evidence(pick.record["text"], pick.candidate.score, spans, cosines, (pick.choice.start, pick.choice.end)))
         return options, features(question, overlap, options, evidence)
 
-    def _answer(self, question: str, picked: list[Pick], option: Option, verdict) -> AnswerSpan:
-        """The answer sentence is the one holding the span; the span itself is shown only when it is likely right."""
+    def _answer(self, question: str, picked: list[Pick], option: Option, verdict, reads: list) -> AnswerSpan:
+        """The answer sentence is the one holding the span; the span itself is shown only when it is likely right.
+        Each source's own answer is grouped by value beside it; only an answered question lists "also reported by"."""
         pick = picked[option.pick]
         text = pick.record["text"]
         sentence = option.sentence
         pick.choice = replace(pick.choice, start=sentence[0], end=sentence[1])
         shown = verdict.show_span
-        span = text[option.start : option.end]
-        # Corroboration must repeat what the answer states, and only a confident answer is corroborated at all.
-        for other in picked:
-            if other is not pick:
-                other.also_in.clear()
-        # Without a short answer only the sentence's numbers and dates count: names recur across every article on
-        # the subject ("Russia", "Ankara"), so they cannot show that two outlets state the same fact.
-        said = text[sentence[0] : sentence[1]]
-        key = span if shown else " ".join(w for w in re.findall(r"\w+", said) if w[0].isdigit())
         answered = verdict.status == "answered"
-        pick.also_in[:] = [c for c in pick.also_in if answered and shares_key(key, c.text, question)]
+        groups, differ, latest = report(question, reads, self.decision)
+        if answered:
+            pick.also_in[:] = corroboration(groups, pick.record["id"])
         source = Source(**pick.record["source"])
+        said = text[sentence[0] : sentence[1]]
         paragraph = pick.record["paragraph"] - 1 + paragraph_number(text, sentence[0])
+        cited = citation(source, paragraph, said)
         return AnswerSpan(
             status=verdict.status,
-            text=span if shown else None,
+            text=text[option.start : option.end] if shown else None,
             sentence=said,
             passage_id=pick.record["id"],
             confidence=round(verdict.confidence, 4),
             source=source,
             # An uncertain answer is not something to quote: it carries no citation.
-            citation=citation(source, paragraph, said) if answered else None,
+            citation=cited if answered else None,
+            citations=[cited, *citations(groups, pick.record["id"])] if answered else [],
             start=option.start if shown else None,
             end=option.end if shown else None,
+            reports=groups,
+            sources_differ=differ,
+            latest=latest,
         )
 
     def _retrieve(self, view: IndexReader | ShardedView, question: str, k: int, outlet: str | None, since, until
-                  ) -> tuple[str, list[Pick], Filtered | None, TermOverlap]:
-        """Checked inputs, the picked passages, what the filters left, and the question's term overlap measure."""
+                  ) -> tuple[str, list[Pick], Filtered | None, TermOverlap, IndexReader, list]:
+        """Checked inputs, the picked passages, what the filters left, the question's term overlap measure, the view
+        read (a sharded one prepared for this question) and the ranked candidates the picks came from."""
         question, k = check_question(question), check_k(k)
         since, until = parse_date("since", since), parse_date("until", until)
         if since and until and since > until:
@@ -203,7 +208,14 @@ class Engine:
         candidates = hybrid_search(view, query_vector, query_terms, k, mask)
         overlap = TermOverlap(query_terms, view.idf(query_terms))
         picked = pick_passages(view, candidates, k, query_vector, overlap, question)
-        return question, picked, filtered, overlap
+        return question, picked, filtered, overlap, view, candidates
+
+    def _listed(self, picked: list[Pick], sort: str) -> list[Passage]:
+        """Passages ranked as listed: by relevance, or newest first with undated ones last (a stable sort, so equal
+        dates keep their relevance order)."""
+        if sort == "date":
+            picked = sorted(picked, key=lambda p: p.record["source"]["published"] or "", reverse=True)
+        return [self._passage(pick, rank) for rank, pick in enumerate(picked, 1)]
 
     @staticmethod
     def _passage(pick: Pick, rank: int) -> Passage:

@@ -47,6 +47,44 @@ def state_line(found: AnswerSpan) -> str:
     return f"Possible answer, check the passage: {found.confidence:.0%} likely right{what}"
 
 
+def _report_heading(found: AnswerSpan) -> str:
+    return "What the sources say" + (": the sources differ" if found.sources_differ else "")
+
+
+def _report_notes(found: AnswerSpan, n: int, s) -> str:
+    notes = ["latest"] if n == found.latest and s.published == max((x.published or "" for x in found.reports[n].sources)) else []
+    if s.update_of:
+        notes.append("update of its earlier report")
+    if s.superseded:
+        notes.append("revised by a later report")
+    return ", ".join(notes)
+
+
+def report_lines(found: AnswerSpan) -> list[str]:
+    """Each value the sources state, with who states it and when; the latest report and updates marked."""
+    if len(found.reports) < 2 and all(len(g.sources) < 2 for g in found.reports):
+        return []  # one source saying one thing: the answer line already says it
+    lines = [f"{_report_heading(found)}:"]
+    for n, g in enumerate(found.reports):
+        lines.append(f"  {g.value}")
+        for s in g.sources:
+            note = _report_notes(found, n, s)
+            lines.append(f"    - {s.outlet or s.title or s.id}, {s.published or 'date unknown'}, paragraph {s.paragraph}"
+                         f"{f' ({note})' if note else ''} [{s.passage_id}]")
+    return lines
+
+
+def _report_table(found: AnswerSpan) -> list[str]:
+    if not found.reports:
+        return []
+    lines = [f"**{_report_heading(found)}**", "", "| value | outlet | date | note |", "|---|---|---|---|"]
+    for n, g in enumerate(found.reports):
+        for s in g.sources:
+            cells = [g.value, s.outlet or s.title or s.id, s.published or "date unknown", _report_notes(found, n, s)]
+            lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return [*lines, ""]
+
+
 def filter_notes(answer: Answer | Results) -> list[str]:
     """What the filters did, so an empty or thin result is not read as "the articles do not say"."""
     f = answer.filtered
@@ -70,6 +108,7 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
         if found.text:
             lines.append(f"Answer: {click.style(found.text, bold=True) if color else found.text}")
         lines.append(f"Sentence: {found.sentence}")
+        lines += report_lines(found)
         rank = next((p.rank for p in answer.passages if p.id == found.passage_id), 1)
         lines.append(f"Source: {s.title or s.id} | {s.outlet or 'outlet unknown'} | {s.published or 'date unknown'} | passage {rank}  [{found.passage_id}]")
     elif isinstance(answer, Answer):
@@ -94,7 +133,8 @@ def render_markdown(answer: Answer | Results) -> str:
     found = answer.answer if isinstance(answer, Answer) else None
     if found is not None:
         lines += [f"*{state_line(found)}*", "", f"**A:** {found.text or found.sentence}"]
-        lines += ["", f"> {found.citation}", ""] if found.citation else [""]
+        lines += ["", *(f"> {c}" for c in found.citations), ""] if found.citations else [""]
+        lines += _report_table(found)
     elif isinstance(answer, Answer):
         lines += [f"*{NOT_STATED}*", ""]
     for p in answer.passages:

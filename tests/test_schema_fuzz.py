@@ -6,6 +6,7 @@ Its strategies are driven by Hypothesis directly: schemathesis's pytest plugin d
 
 import pytest
 import schemathesis
+from schemathesis.checks import positive_data_acceptance
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 
@@ -22,6 +23,10 @@ def test_api_answers_within_its_schema(settings, engine):
         @given(case=operation.as_strategy())
         @hypothesis_settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
         def check(case) -> None:
-            case.call_and_validate()
+            # Schema-valid is not always valid: a lone surrogate in the question, or `since` after `until`, are 400s
+            # that JSON Schema cannot express. Every other check stays on, and 400s must still be {"error": ...}.
+            response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
+            if response.status_code == 400:
+                assert set(response.json()) == {"error"}
 
         check()

@@ -1,0 +1,163 @@
+"""What the sources say: value normalisation, grouping, and the reports on a small invented multi-outlet corpus."""
+
+import json
+
+import pytest
+
+from conftest import ROOT
+
+from qa.values import Value, group, normalize, number, same, when
+
+FIXTURE = ROOT / "tests" / "multisource" / "fixture"
+FLIGHTS = "how many Skyfarer Air flights got cancelled at Penhallow?"
+MINERS = "How many miners were trapped in the Cold Tarn mine?"
+HOUSEHOLDS = "How many households in Ashcombe lost their water supply?"
+
+
+@pytest.mark.parametrize("text, value", [
+    ("about 1,500", 1500), ("1.5 thousand", 1500), ("some 2,000", 2000), ("two thousand", 2000),
+    ("fifteen hundred", 1500), ("nearly 300 people", 300), ("3 mln dlrs", 3_000_000), ("1.2 billion", 1.2e9),
+    ("A dozen miners", 12), ("half a dozen shelters", 6), ("12.5 pct", 12.5), ("Four", 4),
+])
+def test_numbers_with_approximations_words_and_scales(text, value):
+    assert number(text) == pytest.approx(value)
+
+
+def test_a_span_without_a_number_is_not_one():
+    assert number("the Kremlin") is None
+    assert normalize("the Kremlin", "number") == Value("the Kremlin", "kremlin", "text")
+
+
+@pytest.mark.parametrize("text, published, expected", [
+    ("November of 2015", None, "2015-11"),
+    ("2015", None, "2015"),
+    ("6 March 2025", None, "2025-03-06"),
+    ("March 4", "2025-03-06", "2025-03-04"),  # the year from the article's own date
+    ("on Tuesday", "2025-03-06", "2025-03-04"),  # the Tuesday before a Thursday report
+    ("last week", "2025-03-06", "2025-W09"),  # a week, not an invented day
+    ("on Tuesday", None, None),  # an undated article: which Tuesday is unknowable
+    ("October 22", "2020-02-28", "2019-10-22"),  # a report tells the past
+])
+def test_dates_keep_the_precision_they_state(text, published, expected):
+    assert when(text, published) == expected
+
+
+def test_grouping_agrees_at_the_coarser_precision_and_on_surnames():
+    dates = [normalize(t, "when") for t in ("November of 2015", "2015", "2016")]
+    assert group(dates) == [[0, 1], [2]]
+    names = [normalize(t, "who") for t in ("Tom Brannigan", "Brannigan", "the Kremlin", "Kremlin", "Ann Lee")]
+    assert sorted(map(sorted, group(names))) == [[0, 1], [2, 3], [4]]
+    numbers = [normalize(t, "number") for t in ("about 1,500", "1.5 thousand", "1,200", "fifteen hundred")]
+    assert sorted(map(sorted, group(numbers))) == [[0, 1, 3], [2]]
+    assert not same(normalize("2015", "when"), normalize("2016-01", "when"))
+
+
+def test_a_coarse_value_matching_two_finer_groups_joins_neither():
+    values = [normalize(t, "when") for t in ("November of 2015", "March 2015", "2015")]
+    assert sorted(map(sorted, group(values))) == [[0], [1], [2]]
+
+
+@pytest.fixture(scope="module")
+def fixture_engine(tmp_path_factory, settings):
+    from dataclasses import replace
+
+    from index.build import build_index
+    from qa.engine import Engine
+
+    index = tmp_path_factory.mktemp("multisource") / "index"
+    build_index([FIXTURE / "articles"], index)
+    return Engine.open(replace(settings, index=index))
+
+
+def _outlets(group) -> list[str]:
+    return [s.outlet for s in group.sources]
+
+
+def test_outlets_that_differ_are_found_grouped_apart_and_marked(fixture_engine):
+    answer = fixture_engine.ask(FLIGHTS).answer
+    assert answer is not None and answer.sources_differ
+    values = {g.normalized: _outlets(g) for g in answer.reports}
+    assert values == {"170": ["Northern Wire"], "160": ["The Ridgeway Post"], "140": ["Tidewater Bulletin"]}
+    latest = answer.reports[answer.latest]
+    assert latest.normalized == "170" and latest.sources[0].published == "2025-03-15"
+    for g in answer.reports:
+        s = g.sources[0]
+        text = fixture_engine.article(s.id)["text"]
+        assert text[s.start : s.end] == s.sentence and g.value in s.sentence
+
+
+def test_an_agreement_in_different_words_is_one_group(fixture_engine):
+    answer = fixture_engine.ask(MINERS).answer
+    assert answer is not None and not answer.sources_differ
+    (only,) = answer.reports
+    assert only.normalized == "12"
+    assert sorted(_outlets(only)) == ["Coastline News", "Elspeth Herald", "Valemont Courier"]
+    assert [s.published for s in only.sources] == sorted((s.published for s in only.sources), reverse=True)
+
+
+def test_a_same_outlet_update_is_an_update_not_corroboration(fixture_engine):
+    result = fixture_engine.ask(HOUSEHOLDS)
+    answer = result.answer
+    by_id = {s.id: s for g in answer.reports for s in g.sources}
+    later, earlier = by_id["watermain_ledger_2"], by_id["watermain_ledger_1"]
+    assert later.update_of == earlier.passage_id and earlier.superseded and not later.superseded
+    assert answer.sources_differ  # Northern Wire's 3,200 and Harbor Gazette's 3,500 differ
+    assert {g.normalized for g in answer.reports} >= {"4500", "3500", "3200", "3000"}
+    for passage in result.passages:  # no outlet ever corroborates itself, and none twice
+        outlets = [c.source.outlet for c in passage.also_in]
+        assert passage.source.outlet not in outlets and len(outlets) == len(set(outlets))
+
+
+def test_corroboration_is_the_answers_own_group_and_only_when_answered(fixture_engine):
+    from conftest import with_thresholds
+
+    sure = with_thresholds(fixture_engine, answered=0.0, uncertain=0.0).ask(MINERS)
+    top = sure.passages[0]
+    assert top.id == sure.answer.passage_id
+    assert sorted(c.source.outlet for c in top.also_in) == sorted(set(_outlets(sure.answer.reports[0])) - {top.source.outlet})
+    assert len(sure.answer.citations) == 3 and sure.answer.citations[0] == sure.answer.citation
+    unsure = with_thresholds(fixture_engine, answered=1.01, uncertain=0.0).ask(MINERS)
+    assert all(p.also_in == [] for p in unsure.passages) and unsure.answer.citations == []
+    assert unsure.answer.reports  # the reports are shown for an uncertain answer too, to check
+
+
+def test_an_unanswerable_question_gets_no_reports(fixture_engine):
+    for line in (FIXTURE / "questions.jsonl").read_text().splitlines():
+        q = json.loads(line)
+        if q["kind"] == "unanswerable":
+            result = fixture_engine.ask(q["q"])
+            assert result.answer is None or result.answer.status == "uncertain"
+            if result.answer is None:
+                assert all(p.also_in == [] for p in result.passages)
+
+
+def test_sort_by_date_lists_newest_first_and_undated_last(fixture_engine, engine):
+    by_date = fixture_engine.ask(HOUSEHOLDS, k=8, sort="date")
+    dates = [p.source.published for p in by_date.passages]
+    assert dates == sorted(dates, reverse=True) and [p.rank for p in by_date.passages] == list(range(1, len(dates) + 1))
+    by_relevance = fixture_engine.ask(HOUSEHOLDS, k=8)
+    assert {p.id for p in by_date.passages} == {p.id for p in by_relevance.passages}
+    assert by_date.answer.sentence == by_relevance.answer.sentence  # sorting lists passages, never changes the answer
+    seeds = [p.source.published for p in engine.search("Idlib", k=8, sort="date").passages]
+    assert seeds[0] == "2020-02-28" and None in seeds and seeds[seeds.index(None):] == [None] * seeds.count(None)
+    from qa.errors import BadFilter
+
+    with pytest.raises(BadFilter, match="sort must be one of relevance, date"):
+        engine.search("Idlib", sort="newest")
+
+
+def test_the_page_and_the_cli_show_what_the_sources_say(fixture_engine, tmp_path):
+    from click.testing import CliRunner
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from qa.cli import main
+
+    page = TestClient(create_app(fixture_engine.settings, fixture_engine)).get("/", params={"q": FLIGHTS})
+    assert "What the sources say" in page.text and "Sources differ" in page.text
+    assert "Tidewater Bulletin" in page.text and 'class="latest"' in page.text
+    text = CliRunner().invoke(main, ["ask", FLIGHTS, "--index", str(fixture_engine.settings.index), "--no-color"])
+    assert text.exit_code == 0 and "What the sources say: the sources differ" in text.output
+    assert "The Ridgeway Post, 2025-03-14" in text.output and "(latest)" in text.output
+    markdown = CliRunner().invoke(main, ["ask", FLIGHTS, "--index", str(fixture_engine.settings.index), "--format", "markdown"])
+    assert "| value | outlet | date | note |" in markdown.output and "| 160 | The Ridgeway Post | 2025-03-14 |" in markdown.output
