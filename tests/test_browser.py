@@ -138,6 +138,36 @@ def test_an_uncertain_answer_looks_different_and_offers_no_citation(browser, set
         server.stop()
 
 
+def test_the_sources_table_shows_each_outlets_value_and_the_latest(browser, settings, tmp_path_factory):
+    from dataclasses import replace
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    from api.app import create_app
+    from index.build import build_index
+    from qa.engine import Engine
+
+    index = tmp_path_factory.mktemp("multisource") / "index"
+    build_index([ROOT / "tests" / "multisource" / "fixture" / "articles"], index)
+    engine = Engine.open(replace(settings, index=index))
+    server = _Server(create_app(engine.settings, engine))
+    try:
+        _ask(browser, server.url, "how many Skyfarer Air flights got cancelled at Penhallow?")
+        table = browser.find_element(By.CSS_SELECTOR, ".reports")
+        assert "Sources differ" in table.text and "latest" in table.text
+        rows = [r.text for r in table.find_elements(By.CSS_SELECTOR, "tr")][1:]
+        assert any("Northern Wire" in r and "2025-03-15" in r for r in rows)
+        assert any("The Ridgeway Post" in r for r in rows) and any("Tidewater Bulletin" in r for r in rows)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "sources.png"))
+        table.find_element(By.CSS_SELECTOR, "a").click()  # the link goes to the exact sentence
+        marked = WebDriverWait(browser, 30).until(lambda b: b.find_elements(By.ID, "hl"))
+        assert marked[0].text
+    finally:
+        server.stop()
+
+
 def test_outlet_select_filters(browser, site):
     from selenium.webdriver.common.by import By
 
@@ -155,6 +185,7 @@ def test_bad_date_is_explained(browser, site):
 
 def test_script_and_javascript_payloads_run_nothing(browser, tmp_path_factory):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     from api.app import create_app
     from index.build import build_index
