@@ -207,7 +207,7 @@ class Engine:
                 mask = view.passage_mask(ok)
         candidates = hybrid_search(view, query_vector, query_terms, k, mask)
         overlap = TermOverlap(query_terms, view.idf(query_terms))
-        picked = pick_passages(view, candidates, k, query_vector, overlap, question)
+        picked = pick_passages(view, candidates, k, query_vector, overlap)
         return question, picked, filtered, overlap, view, candidates
 
     def _listed(self, picked: list[Pick], sort: str) -> list[Passage]:
