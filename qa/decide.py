@@ -161,6 +161,9 @@ class Decision:
             raise ValueError("the decision was fitted on other features: run `python -m training.decide`")
         thresholds = config["thresholds"]
         self.answered, self.uncertain, self.span = (float(thresholds[t]) for t in ("answered", "uncertain", "span"))
+        # Other sources' own probabilities come from the source model, with thresholds of their own.
+        self.source_kept = float(thresholds.get("source_kept", self.uncertain))
+        self.source_answered = float(thresholds.get("source_answered", self.answered))
         self.config = config
         self.models = models
 
@@ -169,7 +172,7 @@ class Decision:
         """A decision that declines everything: what training/decide.py reads options with before fitting one."""
         never = lambda rows: np.zeros(len(rows))  # noqa: E731
         return cls({"features": FEATURES, "thresholds": {"answered": 1.0, "uncertain": 1.0, "span": 1.0}},
-                   {"sentence": never, "span": never})
+                   {name: never for name in MODELS})
 
     @classmethod
     def load(cls, folder: Path) -> "Decision":
@@ -198,7 +201,18 @@ class Decision:
         return Verdict(best, status, p, q, q >= self.span)
 
 
-MODELS = ("sentence", "span")
+MODELS = ("sentence", "span", "source")
+# What an option's features are when it is the only one read: the answer stage's context (how it compares with the
+# other windows, and its rank among them) set as for the top and only option.
+_ALONE = {"margin_gap": 0.0, "retrieval_gap": 0.0, "rank1": 1.0, "log_rank": 0.0, "agree": 0.0}
+
+
+def alone(rows: np.ndarray) -> np.ndarray:
+    """The rows as if each option had been read on its own."""
+    rows = np.array(rows, dtype=np.float64)
+    for name, value in _ALONE.items():
+        rows[:, FEATURES.index(name)] = value
+    return rows
 
 
 def booster(path: Path) -> Model:

@@ -17,11 +17,12 @@ import numpy as np
 from index.store import paragraph_number
 
 from .answer import Corroboration, Source, choose_sentence, citation
-from .decide import Decision, Evidence, Option, features, question_type
+from .decide import Decision, Evidence, Option, alone, features, question_type
 from .values import Value, group, normalize
 
-# Distinct articles whose own answer is read: the windows past the answer's cost a few ms each (BENCHMARKS.md).
-SOURCES = 6
+# Distinct articles whose own answer is read, the answer's included: each window past the answer stage's costs a few
+# ms (BENCHMARKS.md), and an event is rarely covered by more than eight articles among the top candidates.
+SOURCES = 8
 POOL = 30  # candidates looked through for those articles' passages
 PER_ARTICLE = 3  # passages of one article whose sentences compete for its window
 
@@ -58,19 +59,23 @@ class ReportGroup:
 
 @dataclass(frozen=True)
 class Read:
-    """One option with the passage record it was read from and its probability."""
+    """One option with the passage record it was read from, its probability, and the thresholds that probability is
+    held to: the answer's own are the decision's, other sources' the source model's."""
 
     option: Option
     record: dict
     p: float
+    kept: float
+    confident: float
 
 
 def gather(reader, decision: Decision, view, question: str, overlap, candidates: list, picked: list,
            options: list[Option], rows: np.ndarray, chosen: int) -> list[Read]:
     """The answer, then the best option of each of the next SOURCES - 1 distinct articles among the candidates.
 
-    The answer keeps the probability it was chosen with. Every other source is scored on its own, as if its window
-    were the only one read: whether it states the answer must not depend on how strongly another article does."""
+    The answer keeps the probability it was chosen with. Every other source is scored on its own by the decision's
+    source model, as if its window were the only one read: whether it states the answer must not depend on how
+    strongly another article does."""
     answer = options[chosen]
     pick = picked[answer.pick]
     own = pick.record["source"]["id"]
@@ -82,10 +87,11 @@ def gather(reader, decision: Decision, view, question: str, overlap, candidates:
             articles.setdefault(article, []).append((candidate, record))
     done = {(picked[o.pick].record["id"], picked[o.pick].choice.start): o for o in options}
     p = float(decision.probabilities(rows[chosen : chosen + 1], "sentence")[0])
-    reads = [Read(answer, pick.record, p)]
+    reads = [Read(answer, pick.record, p, decision.uncertain, decision.answered)]
     for option, record, evidence in _read_sources(reader, question, overlap, articles, done):
-        alone = features(question, overlap, [replace(option, pick=0)], [evidence])
-        reads.append(Read(option, record, float(decision.probabilities(alone, "sentence")[0])))
+        row = alone(features(question, overlap, [replace(option, pick=0)], [evidence]))
+        reads.append(Read(option, record, float(decision.probabilities(row, "source")[0]), decision.source_kept,
+                          decision.source_answered))
     return reads
 
 
@@ -124,9 +130,9 @@ def _read_sources(reader, question: str, overlap, articles: dict[str, list], don
 
 def report(question: str, reads: list[Read], decision: Decision) -> tuple[list[ReportGroup], bool, int | None]:
     """The groups (by support, then newest report), whether confident sources differ, and the latest group's index.
-    Sources below the uncertain threshold are left out: they do not state the answer."""
+    Sources below their kept threshold are left out: they do not state the answer."""
     qtype = question_type(question)
-    kept = [r for r in reads if r.p >= decision.uncertain]
+    kept = [r for r in reads if r.p >= r.kept]
     values: list[Value] = []
     sources: list[SourceReport] = []
     for r in kept:
@@ -135,16 +141,17 @@ def report(question: str, reads: list[Read], decision: Decision) -> tuple[list[R
         at, paragraph = r.record["start"], r.record["paragraph"] - 1 + paragraph_number(text, o.sentence[0])
         sources.append(SourceReport(**r.record["source"], passage_id=r.record["id"], sentence=text[o.sentence[0] : o.sentence[1]],
                                     start=at + o.sentence[0], end=at + o.sentence[1], paragraph=paragraph, confidence=round(r.p, 4)))
+    confident = {s.passage_id for s, r in zip(sources, kept) if r.p >= r.confident}
     _mark_updates(sources, values)
     groups = []
     for members in group(values):
         members.sort(key=lambda i: (sources[i].published is None, _negated(sources[i].published)))
         groups.append(ReportGroup(values[members[0]].text, values[members[0]].normalized, [sources[i] for i in members]))
     groups.sort(key=lambda g: (-len({s.outlet or s.id for s in g.sources}), -len(g.sources), _negated(_newest(g))))
-    confident = [g for g in groups if any(s.confidence >= decision.answered and not s.superseded for s in g.sources)]
+    differ = sum(any(s.passage_id in confident for s in g.sources) for g in groups) >= 2
     dated = [(i, _newest(g)) for i, g in enumerate(groups) if _newest(g)]
     latest = max(dated, key=lambda x: (x[1], -x[0]))[0] if dated else None
-    return groups, len(confident) >= 2, latest
+    return groups, differ, latest
 
 
 def peers(groups: list[ReportGroup], passage_id: str) -> list[SourceReport]:

@@ -28,6 +28,8 @@ _MONTH = re.compile(r"\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july
                     r"oct(ober)?|nov(ember)?|dec(ember)?)\b", re.IGNORECASE)
 _DAY = re.compile(r"\b\d{1,2}(st|nd|rd|th)?\b")
 _YEAR = re.compile(r"\b(1[5-9]|20)\d\d\b")
+_LEADING_NUMBER = re.compile(rf"^\W*(?:{_HEDGES.pattern}\s*)?(\d|(one|two|three|four|five|six|seven|eight|nine|ten|eleven|"
+                             r"twelve|twenty|thirty|forty|fifty|hundred|thousand|dozen|half)\b)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -104,15 +106,19 @@ def _strip_words(text: str) -> str:
 
 def normalize(text: str, qtype: str, published: str | None = None) -> Value:
     """The value a span states, compared by the kind of answer the question asks for (qa.decide.question_type)."""
-    if qtype == "number":
+    # "What magnitude ...?" or "How hot ...?" ask for a number without saying "how many": a span that leads with one
+    # is compared as one.
+    if qtype == "number" or (qtype == "other" and _LEADING_NUMBER.match(text)):
         n = number(text)
         if n is not None:
-            return Value(text, str(int(n)) if n.is_integer() else f"{n:.6g}", "number")
+            n = float(f"{n:.6g}")  # 4.1 * 10**6 is 4099999.9999999995 in floating point
+            return Value(text, str(int(n)) if n.is_integer() else repr(n), "number")
     if qtype == "when":
         d = when(text, published)
         if d is not None:
             return Value(text, d, "date")
-    if qtype in ("who", "where"):
+    words = re.findall(r"[^\W\d_][\w'-]*", text)
+    if qtype in ("who", "where") or (words and all(w[0].isupper() for w in words)):  # "Which seismologist ...?"
         return Value(text, fold(text), "name")
     return Value(text, fold(text), "text")
 

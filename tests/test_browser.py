@@ -151,6 +151,8 @@ def test_the_sources_table_shows_each_outlets_value_and_the_latest(browser, sett
     index = tmp_path_factory.mktemp("multisource") / "index"
     build_index([ROOT / "tests" / "multisource" / "fixture" / "articles"], index)
     engine = Engine.open(replace(settings, index=index))
+    # thresholds far below these sources' probabilities (0.88 to 0.92), so the marks do not sit on an edge
+    engine = with_thresholds(engine, answered=0.3, uncertain=0.1, source_answered=0.3, source_kept=0.1)
     server = _Server(create_app(engine.settings, engine))
     try:
         _ask(browser, server.url, "how many Skyfarer Air flights got cancelled at Penhallow?")

@@ -115,7 +115,7 @@ def test_a_decision_picks_the_most_likely_sentence_and_its_state():
     n = len(FEATURES)
     margin = lambda rows: 1 / (1 + np.exp(-rows[:, 0]))  # noqa: E731 - the margin alone
     config = {"features": FEATURES, "thresholds": {"answered": 0.9, "uncertain": 0.5, "span": 0.95}}
-    decision = Decision(config, {"sentence": margin, "span": margin})
+    decision = Decision(config, {"sentence": margin, "span": margin, "source": margin})
     rows = np.zeros((3, n))
     rows[:, 0] = [0.5, 2.5, 1.0]  # sigmoid: 0.62, 0.92, 0.73
     verdict = decision.decide(rows)

@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks.common import PROJECT, reuters_article, reuters_stories
 from index.build import build_index
 from index.documents import safe_id
-from qa.decide import DECISION_FILE, FEATURES, MODELS, Decision
+from qa.decide import DECISION_FILE, FEATURES, MODELS, Decision, alone
 from qa.engine import Engine
 from qa.evaluate import Question, _contains, load_questions, reliability, span_right
 from qa.settings import Settings
@@ -126,8 +126,11 @@ def fit(asked: list[Asked]) -> dict:
     x = np.vstack([a.rows for a in asked if len(a.rows)])
     models = {}
     for label in MODELS:
-        y = np.concatenate([getattr(a, f"{label}_ok") for a in asked if len(a.rows)]).astype(float)
-        models[label] = lightgbm.train(PARAMS, lightgbm.Dataset(x, y, feature_name=list(FEATURES)), ROUNDS)
+        # The source model sees each option as if it were the only one read (qa/reports.py scores sources so), and
+        # learns whether its sentence states the answer from the option alone.
+        rows, target = (alone(x), "sentence") if label == "source" else (x, label)
+        y = np.concatenate([getattr(a, f"{target}_ok") for a in asked if len(a.rows)]).astype(float)
+        models[label] = lightgbm.train(PARAMS, lightgbm.Dataset(rows, y, feature_name=list(FEATURES)), ROUNDS)
     return models
 
 
@@ -136,12 +139,13 @@ def decision_of(models: dict) -> Decision:
     return Decision(config, {name: (lambda rows, m=m: m.predict(rows, num_threads=1)) for name, m in models.items()})
 
 
-def out_of_fold(asked: list[Asked], rng: random.Random) -> list[dict]:
-    """Each question's chosen option as a model fitted without its fold saw it."""
+def out_of_fold(asked: list[Asked], rng: random.Random) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """Each question's chosen option as a model fitted without its fold saw it; and every option's source-model
+    probability (read alone) with whether its sentence is right."""
     order = list(range(len(asked)))
     rng.shuffle(order)
     fold = {q: i % FOLDS for i, q in enumerate(order)}
-    chosen = []
+    chosen, source_p, source_ok = [], [], []
     for f in range(FOLDS):
         decision = decision_of(fit([a for i, a in enumerate(asked) if fold[i] != f]))
         for i, a in enumerate(asked):
@@ -152,11 +156,13 @@ def out_of_fold(asked: list[Asked], rng: random.Random) -> list[dict]:
                                "span_ok": False, "margin": -99.0, "margin_ok": False})
                 continue
             p, q = decision.probabilities(a.rows, "sentence"), decision.probabilities(a.rows, "span")
+            source_p.append(decision.probabilities(alone(a.rows), "source"))
+            source_ok.append(a.sentence_ok)
             best, by_margin = int(np.argmax(p)), int(np.argmax(a.margin))
             chosen.append({"source": a.source, "answerable": a.answerable, "p": float(p[best]), "q": float(q[best]),
                            "sentence_ok": bool(a.sentence_ok[best]), "span_ok": bool(a.span_ok[best]),
                            "margin": float(a.margin[by_margin]), "margin_ok": bool(a.sentence_ok[by_margin])})
-    return chosen
+    return chosen, np.concatenate(source_p), np.concatenate(source_ok)
 
 
 def lowest_at_precision(scores: np.ndarray, right: np.ndarray, precision: float, support: int = 20) -> float:
@@ -194,7 +200,7 @@ def main() -> None:
             arrays.update({f"rows{i}": a.rows, f"sentence{i}": a.sentence_ok, f"span{i}": a.span_ok, f"margin{i}": a.margin})
         meta = json.dumps([{"source": a.source, "answerable": a.answerable} for a in asked])
         np.savez(cache, meta=np.array(meta), **arrays)
-    chosen = out_of_fold(asked, rng)
+    chosen, source_p, source_ok = out_of_fold(asked, rng)
     p = np.array([c["p"] for c in chosen])
     q = np.array([c["q"] for c in chosen])
     right = np.array([c["sentence_ok"] for c in chosen])
@@ -206,11 +212,16 @@ def main() -> None:
     uncertain = min(answered, float(np.quantile(p[news], 1 - KEEP_ANSWERABLE)))
     shown = p >= uncertain
     span = min(1.0, lowest_at_precision(q[shown], span_ok[shown], SPAN_PRECISION))
+    # A source is reported when its sentence more likely states the answer than not, and counts as confident (for
+    # "sources differ") at the same 0.90 precision as an answered question.
+    source_kept = min(1.0, lowest_at_precision(source_p, source_ok, 0.5))
+    source_answered = min(1.0, lowest_at_precision(source_p, source_ok, ANSWERED_PRECISION))
     margins = np.array([c["margin"] for c in chosen])
     margin_right = np.array([c["margin_ok"] for c in chosen])
     models = fit(asked)
     config = {"features": list(FEATURES), "models": {name: f"decision-{name}.txt" for name in MODELS},
-              "thresholds": {"answered": round(answered, 4), "uncertain": round(uncertain, 4), "span": round(span, 4)},
+              "thresholds": {"answered": round(answered, 4), "uncertain": round(uncertain, 4), "span": round(span, 4),
+                             "source_kept": round(source_kept, 4), "source_answered": round(source_answered, 4)},
               "params": {**PARAMS, "rounds": ROUNDS}}
     table, ece = reliability(p, right)
     by_source = {}
