@@ -13,7 +13,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from .metadata import DATE_LINE, DATE_TEXT, DATELINE, is_headline
+from .metadata import DATE_LINE, DATE_TEXT, DATELINE, MONTH, is_headline
 
 _FLAGS = re.IGNORECASE
 
@@ -51,9 +51,9 @@ BYLINE_FIELDS = re.compile(r"^by\s++(?P<value>[^|•·]{2,60}+(\s*+[|•·]\s*+[
 COPYRIGHT = re.compile(
     r"^(©|\(c\)|copyright\b)(\s*+(©|\(c\)))?\s*+(\d{4}(\s*+[-–]\s*+\d{4})?\s*+)?,?\s*+(?P<owner>[^.©]{2,60}?)"
     r"\.?(\s*+all rights reserved\.?)?$", _FLAGS)
-# "The Daily Ledger, 9 March 2025" alone on a line: an outlet and its date. An all-capitals name is a dateline's
+# "The Daily Ledger, 9 March 2025" alone on a line: an outlet and its date (only a full date is kept as one). An all-capitals name is a dateline's
 # place ("LONDON, 9 March 2025"), not an outlet, so the name must have a lower-case letter.
-OUTLET_DATE = re.compile(rf"^(?P<outlet>[A-Z][\w&'’.-]*+(\s++[A-Za-z&][\w&'’.-]*+){{0,5}}),\s*+(?i:{DATE_TEXT})\.?$")
+OUTLET_DATE = re.compile(rf"^(?P<outlet>[A-Z][\w&'’.-]*+(\s++[A-Za-z&][\w&'’.-]*+){{0,5}}),\s*+(?i:{DATE_TEXT}|({MONTH}\s++)?\d{{4}})\.?$")
 # Metadata lines that also stay in the text once the story has begun: a fact-checker reads "Source: TASS,
 # February 28, 2020" where it stood. Above the headline the same shapes are page chrome (today's date).
 ATTRIBUTION = {"source", "date", "credit"}

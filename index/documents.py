@@ -214,7 +214,7 @@ def load_files(
     a Ray build that hands each worker a share of the files."""
     warn = warn or log.warning
     sidecars: dict[Path, dict] = {}
-    seen: set[str] = set()
+    seen: dict[str, str | None] = {}
     for path, base in files:
         rel = shown(path, base)
         try:
@@ -251,7 +251,7 @@ def load_files(
                 warn(f"{rel}: dropped url {article.url[:80]!r} of {article.id}: only http(s) links are kept")
                 article = replace(article, url=None)
             if article.id in seen:
-                warn(f"skipped {rel}: duplicate article id {article.id!r}")
+                warn(f"skipped {article.path}: {seen[article.id]} has the same article id {article.id!r}; rename one")
                 continue
-            seen.add(article.id)
+            seen[article.id] = article.path
             yield article

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Whitespace runs are matched possessively (\s*+, \s++): what follows one never starts with a space, so giving
 # space back cannot help a match, and a line of thousands of spaces would otherwise backtrack for hours.
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+MONTH = _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _WEEKDAY = r"((mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s++)?"
 DATE_TEXT = (
     rf"({_MONTH}\s++\d{{1,2}}(st|nd|rd|th)?,?\s++\d{{4}}|\d{{1,2}}(st|nd|rd|th)?\s++{_MONTH},?\s++\d{{4}}"

@@ -36,6 +36,11 @@ def _k(value: str) -> int:
 FORMATS = ("text", "json", "markdown", "citation")
 
 
+def _n(count: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
@@ -74,8 +79,11 @@ def main() -> None:
 @click.option("--ray", "ray_address", metavar="ADDRESS",
               help="Run the build on Ray: `local` starts a cluster for this run, `auto` joins a running one, or host:port.")
 @click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True, help="Encoder actors (with --ray).")
-def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool, ray_address: str | None, actors: int) -> None:
-    """Build or update the index from PATHS (files or folders; default: the seeds)."""
+@click.option("--prune", is_flag=True, help="Also remove indexed articles whose files are outside PATHS (kept otherwise).")
+def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool, ray_address: str | None, actors: int,
+          prune: bool) -> None:
+    """Build or update the index from PATHS (files or folders; default: the seeds). Articles from other paths stay
+    unless --prune."""
     settings = _settings(index, model)
     warn, quantize = (lambda m: _echo_err(f"warning: {m}")), "int8" if int8 else None
     if ray_address:
@@ -84,15 +92,16 @@ def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: b
         except ImportError:
             raise click.ClickException("--ray needs Ray: pip install '.[ray]' (make install-ray)") from None
         report = build_on_ray(paths or [settings.seeds], settings.index, ray_address, actors, model=settings.model,
-                              warn=warn, quantize=quantize)
+                              warn=warn, quantize=quantize, prune=prune)
     else:
         from index.build import build_index
 
         report = build_index(paths or [settings.seeds], settings.index, model=settings.model, warn=warn,
-                             progress=sys.stderr.isatty(), quantize=quantize)
+                             progress=sys.stderr.isatty(), quantize=quantize, prune=prune)
     click.echo(
-        f"indexed {report.articles} articles, {report.passages} passages "
-        f"({report.embedded} new or changed, {report.reused} reused, {report.removed} articles removed"
+        f"indexed {_n(report.articles, 'article')}, {_n(report.passages, 'passage')} "
+        f"({report.embedded} new or changed, {report.reused} reused, {_n(report.removed, 'article')} removed"
+        f"{f', {len(report.kept)} from other paths kept' if report.kept else ''}"
         f"{f', {len(report.skipped)} deleted earlier skipped' if report.skipped else ''}) "
         f"into {report.path} in {report.seconds:.1f}s"
     )
@@ -114,7 +123,7 @@ def add(paths: tuple[Path, ...], index: str | None, force: bool) -> None:
     if not articles:
         raise click.ClickException(f"no articles found in {', '.join(map(str, paths))}")
     ids, generation = add_articles(settings.index, articles, model=settings.model, force=force)
-    click.echo(f"added {len(ids)} articles to {settings.index} (generation {generation})")
+    click.echo(f"added {_n(len(ids), 'article')} to {settings.index} (generation {generation})")
     try:
         merge(settings.index)  # the tiered policy; usually there is nothing to merge
     except IndexBusy:
@@ -136,7 +145,7 @@ def delete(ids: tuple[str, ...], index: str | None) -> None:
     if missing:
         also = f"; deleted the other {deleted} (generation {generation})" if deleted else ""
         raise click.ClickException(f"not in {settings.index}: {', '.join(missing)}{also}")
-    click.echo(f"deleted {deleted} articles from {settings.index} (generation {generation})")
+    click.echo(f"deleted {_n(deleted, 'article')} from {settings.index} (generation {generation})")
 
 
 @main.command(name="merge")

@@ -79,7 +79,7 @@ def test_build_warns_and_completes(tmp_path):
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02 binary")
     result = CliRunner().invoke(main, ["build", str(folder), "--index", str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
-    assert "binary.txt" in result.output and "indexed 1 articles" in result.output
+    assert "binary.txt" in result.output and "indexed 1 article," in result.output
 
 
 def test_eval_reports_recall(run):
