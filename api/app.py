@@ -19,7 +19,7 @@ from qa.answer import Answer, Results
 from qa.checks import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.render import filter_notes, segments
+from qa.render import filter_notes, mark_parts
 from qa.settings import Settings
 
 from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse, WriteOut
@@ -249,7 +249,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         known = await run_in_threadpool(engine.outlets)  # on Ray it waits on the shards: never on the event loop
         return templates.TemplateResponse(
             request, "index.html",
-            {**context, "answer": answer, "error": error, "segments": segments, "known": known,
+            {**context, "answer": answer, "error": error, "mark_parts": mark_parts, "known": known,
              "notes": filter_notes(answer) if answer else []},
             status_code=status,
         )
@@ -265,7 +265,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         text = doc["text"]
         start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
         span = (span_start, span_end) if start <= span_start < span_end <= end else None
-        parts = segments(text, {"start": start, "end": end}, span) if end > start else [("plain", text)]
+        parts = mark_parts(text, {"start": start, "end": end}, span) if end > start else (text, [], "")
         return templates.TemplateResponse(request, "article.html", {"doc": doc, "parts": parts, "error": None})
 
     return app

@@ -47,3 +47,23 @@ def test_a_date_without_its_day_is_never_set(value):
 if __name__ == "__main__":
     right, total, wrong = fields_right()
     print(f"{right}/{total} fields right", *wrong, sep="\n")
+
+
+# Paragraph 1 of each seed as a reader of the published article counts: the story's first paragraph, under the
+# headline, standfirst, byline and photo caption (003 opens with a wire dateline; 004's file starts with a caption).
+SEED_PARAGRAPH_1 = {
+    "000_57d2e1b9fe295f13": "Russian President Vladimir Putin and his Turkish counterpart, Recep Tayyip Erdogan, met",
+    "001_ea2af11fa424174d": "Russia and Turkey have historically had complex relations",
+    "002_c2cd96ef16f533c8": "Vladimir Putin has hailed the \"efficient and close\" relationship",
+    "003_5c922709e45f6fd8": "MOSCOW, February 4. /TASS/: The situation in Syria",
+    "004_ff300f254502d343": "Russian President Vladimir Putin and his Turkish counterpart Recep Tayyip Erdogan do not",
+}
+
+
+@pytest.mark.parametrize("article_id, opening", SEED_PARAGRAPH_1.items())
+def test_paragraphs_are_counted_from_the_story(article_id, opening):
+    from conftest import SEEDS
+    from index.clean import clean
+
+    cleaned = clean((SEEDS / f"{article_id}.txt").read_text())
+    assert cleaned.text.split("\n\n")[cleaned.lead].startswith(opening)
