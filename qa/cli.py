@@ -207,6 +207,12 @@ def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: boo
     check_question(question), check_k(_k(k)), parse_date("since", filters["since"]), parse_date("until", filters["until"])
     engine = Engine.open(_settings(index), build_missing=_builds_seeds(index), notify=_echo_err)
     result = getattr(engine, method)(question, k=_k(k), **filters)
+    if result.filtered is not None and result.filtered.articles == 0:
+        from .listing import unknown_outlet
+
+        # Nothing to read is not an answer: say why, with the outlets there are, and fail so scripts notice.
+        raise click.ClickException(unknown_outlet(filters["outlet"], engine.outlets())
+                                   or "no articles match these filters")
     if fmt == "json":
         click.echo(result.to_json(indent=True))
     elif fmt == "citation":
@@ -266,6 +272,7 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     from .settings import serving_plan
 
     settings = _settings(index)
+    _port_free(host, port)
     if ray_address:
         try:
             from api.ray_serve import run
@@ -295,6 +302,18 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     )
     _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                                   log_level="warning", **SERVER_OPTIONS))
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail before loading anything or saying "serving" when the address is taken (uvicorn says so only after)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on http://{host}:{port}: {exc.strerror or exc}; "
+                                   "stop what uses it or pick another --port") from None
 
 
 def _serve_workers(config) -> None:
@@ -341,6 +360,10 @@ def evaluate(file: Path | None, squad: Path | None, limit: int | None, split: st
     else:
         click.echo("  ".join(f"{key}={value}" for key, value in data.items()))
 
+
+from .cli_articles import articles  # noqa: E402  (its own module: this one holds the question commands)
+
+main.add_command(articles)
 
 if __name__ == "__main__":
     main()
