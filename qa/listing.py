@@ -22,9 +22,9 @@ def select(articles: list[dict], outlet: str | None = None, since: str | date | 
            until: str | date | None = None, limit: int | None = None, offset: int = 0) -> dict:
     """One page of the articles matching the filters, in index order: {"articles", "total", "offset", "limit"}. The
     outlet matches case-insensitively; a date filter keeps only dated articles, as questions' filters do."""
+    # since after until is an empty range, not an error: a listing is a query over dates, and a schema cannot say
+    # that since must come first (any two valid dates are valid input).
     since, until = parse_date("since", since), parse_date("until", until)
-    if since and until and since > until:
-        raise BadFilter("since must not be after until")
     check_page(limit, offset)
     outlet = outlet.strip().casefold() if isinstance(outlet, str) and outlet.strip() else None
     if outlet is not None and not encodable(outlet):
