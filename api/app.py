@@ -18,8 +18,9 @@ from swagger_ui.utils import SWAGGER_UI_PY_ROOT
 from qa.answer import Answer, Results
 from qa.checks import ARTICLE_ID, ARTICLE_ID_RULE, MAX_K, MAX_QUESTION
 from qa.engine import Engine
+from qa.listing import MAX_LIMIT
 from qa.errors import QAError
-from qa.render import filter_notes, segments
+from qa.render import filter_notes, mark_parts
 from qa.settings import Settings
 
 from .schemas import ArticleOut, ArticleText, AskRequest, AskResponse, ErrorOut, OutletsOut, SearchResponse, WriteOut
@@ -37,6 +38,8 @@ RULES = {
     "since": "since must be a date in ISO format YYYY-MM-DD",
     "until": "until must be a date in ISO format YYYY-MM-DD",
     "article_id": ARTICLE_ID_RULE,
+    "limit": f"limit must be an integer from 1 to {MAX_LIMIT}",
+    "offset": "offset must be an integer of 0 or more",
 }
 BODY_RULE = 'body must be a JSON object like {"question": "...", "k": 5}'
 ERRORS = {400: {"model": ErrorOut}, 404: {"model": ErrorOut}}
@@ -175,35 +178,53 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
     # (tests/test_api.py checks the two agree).
     @app.get("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_get(asked: dict = Depends(question_query)) -> Response:
+        """The answer (answered, uncertain, or not stated) with its source and citation, and the top passages."""
         return _json(await run(engine.ask, **asked))
 
     @app.post("/ask", response_model=AskResponse, responses=ERRORS)
     async def ask_post(body: AskRequest) -> Response:
+        """As GET /ask, with the question in a JSON body."""
         return _json(await run(engine.ask, **body.model_dump()))
 
     # The passages without the reader, for clients that only want them; same parameters, same passages.
     @app.get("/search", response_model=SearchResponse, responses=ERRORS)
     async def search_get(asked: dict = Depends(question_query)) -> Response:
+        """The top passages with their sources and best sentences, without the reader (faster)."""
         return _json(await run(engine.search, **asked))
 
     @app.post("/search", response_model=SearchResponse, responses=ERRORS)
     async def search_post(body: AskRequest) -> Response:
+        """As GET /search, with the question in a JSON body."""
         return _json(await run(engine.search, **body.model_dump()))
 
     @app.get("/outlets", response_model=OutletsOut)
     def outlets() -> dict:
+        """The outlets the index knows, with article counts, and the range of publication dates."""
         return engine.outlets()
 
-    @app.get("/articles", response_model=list[ArticleOut])
-    def articles() -> list[dict]:
-        return engine.articles()
+    @app.get("/articles", response_model=list[ArticleOut], responses=ERRORS)
+    def articles(
+        response: Response,
+        outlet: str | None = Query(None, description="Only this outlet (case-insensitive; GET /outlets lists them)"),
+        since: str | None = Query(None, description="Published on or after, YYYY-MM-DD", json_schema_extra={"format": "date"}),
+        until: str | None = Query(None, description="Published on or before, YYYY-MM-DD", json_schema_extra={"format": "date"}),
+        limit: int = Query(MAX_LIMIT, ge=1, le=MAX_LIMIT, description=f"At most this many, 1-{MAX_LIMIT}"),
+        offset: int = Query(0, ge=0, description="Skip this many matching articles first"),
+    ) -> list[dict]:
+        """The articles matching the filters (metadata, no text), a page at a time; X-Total-Count says how many
+        match in all."""
+        page = engine.article_page(outlet, since, until, limit, offset)
+        response.headers["X-Total-Count"] = str(page["total"])
+        return page["articles"]
 
     @app.get("/articles/{article_id:path}", response_model=ArticleText, responses=ERRORS)
     def article(article_id: str = Path(..., pattern=ARTICLE_ID.pattern)) -> dict:
+        """One article's metadata and the exact text that passage offsets refer to."""
         return engine.article(article_id)
 
     @app.get("/health")
     def health() -> dict:
+        """ok or degraded, the generation served, its segments and the article, passage and sentence counts."""
         manifest = engine.view().manifest
         shards = {"shards": manifest["shards"]} if "shards" in manifest else {}  # on Ray: each shard's generation
         # A newest generation that cannot be opened: the last good one is served, and this says which and why.
@@ -218,15 +239,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         check_token(settings.write_token, request.headers.get("authorization"))
 
     @app.post("/articles", status_code=201, response_model=WriteOut, responses=WRITE_ERRORS,
-              dependencies=[Depends(writer)], openapi_extra=ARTICLES_BODY)
+              dependencies=[Depends(writer)], openapi_extra=ARTICLES_BODY, response_model_exclude_none=True)
     async def add_articles(request: Request, force: bool = Query(
             False, description="Re-admit articles deleted earlier (their ids have tombstones); without it: 409")) -> JSONResponse:
+        """Add or replace articles (one object, or {"articles": [...]}) in one commit; needs the write token."""
         body = await read_json(request)
         return JSONResponse(await run_in_threadpool(engine.add, body, force), status_code=201)
 
     @app.delete("/articles/{article_id:path}", response_model=WriteOut, responses=WRITE_ERRORS,
-                dependencies=[Depends(writer)])
+                dependencies=[Depends(writer)], response_model_exclude_none=True)
     def delete_article(article_id: str = Path(..., pattern=ARTICLE_ID.pattern)) -> dict:
+        """Delete one article; the id is remembered so builds do not bring it back. Needs the write token."""
         return engine.delete(article_id)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -251,7 +274,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         known = await run_in_threadpool(engine.outlets)  # on Ray it waits on the shards: never on the event loop
         return templates.TemplateResponse(
             request, "index.html",
-            {**context, "answer": answer, "error": error, "segments": segments, "known": known,
+            {**context, "answer": answer, "error": error, "mark_parts": mark_parts, "known": known,
              "notes": filter_notes(answer) if answer else []},
             status_code=status,
         )
@@ -267,7 +290,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, o
         text = doc["text"]
         start, end = max(0, min(start, len(text))), max(0, min(end, len(text)))
         span = (span_start, span_end) if start <= span_start < span_end <= end else None
-        parts = segments(text, {"start": start, "end": end}, span) if end > start else [("plain", text)]
+        parts = mark_parts(text, {"start": start, "end": end}, span) if end > start else (text, [], "")
         return templates.TemplateResponse(request, "article.html", {"doc": doc, "parts": parts, "error": None})
 
     return app

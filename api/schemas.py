@@ -30,6 +30,7 @@ class SourceOut(BaseModel):
     published: str | None
     path: str | None
     url: str | None
+    author: str | None = None
 
 
 class CorroborationOut(BaseModel):
@@ -147,6 +148,7 @@ class ArticleIn(BaseModel):
     title: StrictStr | None = None
     text: StrictStr = Field(min_length=1)
     outlet: StrictStr | None = None
+    author: StrictStr | None = None
     published: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
     url: StrictStr | None = None
 

@@ -18,7 +18,8 @@ from typing import Callable, Iterable, Iterator, TypeVar
 import numpy as np
 
 from .documents import Article, load_articles
-from .files import count_articles, within
+from .changes import NameClash, delete_gone, refuse_clash, skipped_note  # noqa: F401 (ray_build imports them here)
+from .files import count_articles, given_prefix
 from .encoder import DEFAULT_MODEL, TokenCounter
 from .errors import QAError
 from .lexical import Postings
@@ -47,6 +48,7 @@ class BuildReport:
     embedded: int = 0
     reused: int = 0
     removed: int = 0
+    kept: list[str] = field(default_factory=list)  # ids not under the paths given, kept because --prune was not
     skipped: list[str] = field(default_factory=list)  # ids of articles deleted on purpose, not brought back
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -209,10 +211,12 @@ def build_index(
     warn: Callable[[str], None] | None = None,
     progress: bool = False,
     quantize: str | None = None,
+    prune: bool = False,
 ) -> BuildReport:
     """Make the index at root match the given files and folders: new and changed articles are embedded into one new
-    segment, gone ones deleted, and unchanged ones stay where they are. A file that exists but cannot be read keeps
-    its articles' old copies. quantize="int8" stores SQ8 codes."""
+    segment, ones whose files are gone from the folders given deleted, and unchanged ones stay where they are. A
+    file that exists but cannot be read keeps its articles' old copies. Articles from files outside the paths given
+    are kept (and named in a warning) unless `prune`. quantize="int8" stores SQ8 codes."""
     started = time.perf_counter()
     report = BuildReport(path=Path(root))
 
@@ -221,6 +225,7 @@ def build_index(
         (warn or log.warning)(message)
 
     paths = list(paths)
+    prefixes = [given_prefix(p) for p in paths]
     seen: set[str] = set()
     unreadable: set[str] = set()
     with IndexWriter(Path(root), model, spec, quantize, rebuild=True) as writer:
@@ -238,6 +243,8 @@ def build_index(
                 if live.get(article.id) == article.hash:
                     report.reused += writer.view.passage_count(article.id)
                     continue
+                if not prune:
+                    refuse_clash(writer, article, "built", prefixes)
                 yield article
 
         total = count_articles(paths) if progress else None  # a total gives the bar its share done and an ETA
@@ -248,18 +255,10 @@ def build_index(
         if data is not None:
             writer.add(data)
             report.embedded = len(data.passages)
-        report.removed = delete_gone(writer, live, seen, unreadable, note)
+        report.removed = delete_gone(writer, live, seen, unreadable, note, None if prune else prefixes, report.kept)
         writer.commit()
     skipped_note(report, note)
     return finish(report, started)
-
-
-def skipped_note(report: BuildReport, note: Callable[[str], None]) -> None:
-    """Say which deleted articles a build left out, and how to bring one back on purpose."""
-    if report.skipped:
-        shown = ", ".join(report.skipped[:10]) + (f" and {len(report.skipped) - 10} more" if len(report.skipped) > 10 else "")
-        note(f"skipped {len(report.skipped)} article(s) deleted earlier ({shown}); "
-             "to re-admit one on purpose: qa add --force PATH")
 
 
 def finish(report: BuildReport, started: float) -> BuildReport:
@@ -268,22 +267,6 @@ def finish(report: BuildReport, started: float) -> BuildReport:
     report.articles, report.passages = counts["articles"], counts["passages"]
     report.seconds = time.perf_counter() - started
     return report
-
-
-def delete_gone(writer: IndexWriter, live: dict[str, str], seen: set[str], unreadable: set[str],
-                note: Callable[[str], None]) -> int:
-    """Delete the indexed articles a build no longer finds; returns how many. Articles posted over HTTP (no file)
-    and those of files that exist but could not be read this time are kept."""
-    gone = []
-    for article_id in live:
-        path = (writer.article(article_id) or {}).get("path")
-        if article_id in seen or not path:
-            continue
-        if any(within(path, bad) for bad in unreadable):
-            note(f"kept the indexed copy of {article_id}: its file could not be read")
-        else:
-            gone.append(article_id)
-    return len(gone) - len(writer.delete(gone, remember=False))  # a file taken away is no retraction
 
 
 def _settings_of(root: Path, model: str | None = None) -> tuple[str, PassageSpec]:
@@ -319,6 +302,8 @@ def add_articles(root: Path, articles: Iterable[Article], encoder=None, timeout:
             shown = ", ".join(buried[:10]) + (f" and {len(buried) - 10} more" if len(buried) > 10 else "")
             raise Buried(f"{shown} deleted earlier, so nothing was added; add with --force (HTTP: ?force=true) "
                          "to re-admit on purpose")
+        for article in unique:
+            refuse_clash(writer, article, "added")
         for article in unique:
             writer.readmit(article.id)
         data = prepare(unique, writer)

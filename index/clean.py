@@ -13,7 +13,7 @@ import re
 import statistics
 from dataclasses import dataclass, field
 
-from .metadata import DATE_LINE
+from .metadata import DATE_LINE, DATE_TEXT, DATELINE, MONTH, is_headline
 
 _FLAGS = re.IGNORECASE
 
@@ -45,6 +45,15 @@ CREDIT = re.compile(
     r"|(additional )?(reporting|writing|editing|compiled) by\b.*)\)?$",
 )
 BYLINE = re.compile(r"^(by\s++)?[A-Z][\w.'’-]++(\s++[A-Z][\w.'’-]++){1,3}\s*+,?\s*+$")
+# "By Tom Brannigan | Elspeth Herald | 6 March 2025": author, outlet and date in one line (metadata.py splits it).
+BYLINE_FIELDS = re.compile(r"^by\s++(?P<value>[^|•·]{2,60}+(\s*+[|•·]\s*+[^|•·]{2,60}+){1,3})$", _FLAGS)
+# "© The Daily Ledger", "Copyright 2025 The Daily Ledger. All rights reserved."
+COPYRIGHT = re.compile(
+    r"^(©|\(c\)|copyright\b)(\s*+(©|\(c\)))?\s*+(\d{4}(\s*+[-–]\s*+\d{4})?\s*+)?,?\s*+(?P<owner>[^.©]{2,60}?)"
+    r"\.?(\s*+all rights reserved\.?)?$", _FLAGS)
+# "The Daily Ledger, 9 March 2025" alone on a line: an outlet and its date (only a full date is kept as one). An all-capitals name is a dateline's
+# place ("LONDON, 9 March 2025"), not an outlet, so the name must have a lower-case letter.
+OUTLET_DATE = re.compile(rf"^(?P<outlet>[A-Z][\w&'’.-]*+(\s++[A-Za-z&][\w&'’.-]*+){{0,5}}),\s*+(?i:{DATE_TEXT}|({MONTH}\s++)?\d{{4}})\.?$")
 # Metadata lines that also stay in the text once the story has begun: a fact-checker reads "Source: TASS,
 # February 28, 2020" where it stood. Above the headline the same shapes are page chrome (today's date).
 ATTRIBUTION = {"source", "date", "credit"}
@@ -57,6 +66,7 @@ class Cleaned:
 
     text: str
     removed: list[tuple[str, str, bool]] = field(default_factory=list)
+    lead: int = 0  # paragraphs of `text` above the story (headline, standfirst): paragraph numbers start after them
 
 
 def normalise(raw: str) -> str:
@@ -84,25 +94,26 @@ def _is_tail_start(line: str) -> bool:
     return len(line) < 200 and bool(TAIL_START.match(line))
 
 
-def _drop_repeats(lines: list[str]) -> list[str]:
-    """Drop a line repeated in a row (a caption scraped as alt text and as caption) and later copies of a paragraph."""
-    out: list[str] = []
+def _drop_repeats(lines: list[str]) -> list[tuple[str, bool]]:
+    """Each line with whether it goes: a line repeated in a row (a caption scraped as alt text and as caption)
+    goes, and so do later copies of a paragraph."""
+    out: list[tuple[str, bool]] = []
     seen: set[str] = set()
     previous = None
     for i, line in enumerate(lines):
         key = line.strip()
         if not key:
-            out.append(line)
+            out.append((line, False))
             continue
         following = next((lines[j].strip() for j in range(i + 1, len(lines)) if lines[j].strip()), None)
         if key == previous or key == following:
             previous = key
+            out.append((line, True))
             continue
         previous = key
-        if key in seen and len(key.split()) >= 5:
-            continue
+        dropped = key in seen and len(key.split()) >= 5
         seen.add(key)
-        out.append(line)
+        out.append((line, dropped))
     return out
 
 
@@ -129,6 +140,12 @@ def _classify(line: str) -> tuple[str, str] | None:
         return "date", m.group("value").strip()
     if DATE_LINE.match(stripped):
         return "date", stripped
+    if (m := OUTLET_DATE.match(stripped)) and not m.group("outlet").isupper():
+        return "source", stripped
+    if m := COPYRIGHT.match(stripped):
+        return "copyright", m.group("owner").strip()
+    if m := BYLINE_FIELDS.match(stripped):
+        return "byline", m.group("value").strip()
     if m := CREDIT.match(stripped):
         return "credit", (m.group("agency") or "").strip()
     if _is_caption(stripped):
@@ -151,8 +168,16 @@ def clean(raw: str) -> Cleaned:
     kept: list[str] = []
     removed: list[tuple[str, str, bool]] = []
     body = False
-    for line in _drop_repeats(lines):
-        kind = _classify(line) if line.strip() else None
+    top = None  # kept paragraphs above the opening's last byline, photo caption or repeated line
+    for line, dropped in _drop_repeats(lines):
+        kind = None if dropped or not line.strip() else _classify(line)
+        if dropped or (kind and kind[0] in ("byline", "caption")):
+            # A byline or caption below the headline and standfirst marks where the story starts.
+            paragraphs = sum(1 for k in kept if k)
+            if paragraphs <= (3 if kind and kind[0] == "byline" else 2) and (top is None or paragraphs >= top):
+                top = paragraphs
+        if dropped:
+            continue
         if kind is None:
             kept.append(line.strip())
             body = body or bool(line.strip())
@@ -160,5 +185,20 @@ def clean(raw: str) -> Cleaned:
             removed.append((kind[0], kind[1], not body))
             if kind[0] in ATTRIBUTION and body:
                 kept.append(line.strip())  # evidence a reader checks: who says so, and when
+                above = sum(1 for k in kept if k)
+                if above <= 2 and (top or 0) < above:
+                    top = above  # "The Daily Ledger, 9 March 2025" under the headline is not the story's first
     paragraphs = [line for line in kept if line]
-    return Cleaned(text="\n\n".join(paragraphs), removed=removed)
+    return Cleaned(text="\n\n".join(paragraphs), removed=removed, lead=_lead(paragraphs, top))
+
+
+def _lead(paragraphs: list[str], top: int | None) -> int:
+    """How many paragraphs sit above the story, so that "paragraph 1" is its first paragraph, as a reader counting
+    the published article would count: a wire dateline opens the story; else a byline or photo caption under the
+    headline (and standfirst) closes the top; else only a headline-like first line is above it."""
+    for i, paragraph in enumerate(paragraphs[:4]):
+        if DATELINE.match(paragraph):
+            return i
+    if top is not None:
+        return min(top, len(paragraphs) - 1)
+    return 1 if len(paragraphs) > 1 and is_headline(paragraphs[0]) else 0

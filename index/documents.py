@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import logging
 import re
@@ -20,7 +21,7 @@ from .metadata import extract_metadata, normalise_date, states_date
 
 log = logging.getLogger(__name__)
 
-META_FIELDS = ("title", "outlet", "published", "url")
+META_FIELDS = ("title", "outlet", "published", "url", "author")
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 @dataclass(frozen=True)
@@ -34,12 +35,15 @@ class Article:
     published: str | None = None
     url: str | None = None
     path: str | None = None
+    author: str | None = None
+    lead: int = 0  # paragraphs above the story (headline, standfirst): citations count paragraphs after them
     extra: dict = field(default_factory=dict, compare=False)
 
     @property
     def hash(self) -> str:
         """Content hash over everything the index stores, so a metadata fix also counts as a change."""
-        payload = json.dumps([self.text, self.title, self.outlet, self.published, self.url, self.path])
+        payload = json.dumps([self.text, self.title, self.outlet, self.published, self.url, self.path, self.author,
+                              self.lead])
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
@@ -102,7 +106,7 @@ def _from_text(article_id: str, raw: str, path: str, given: dict) -> Article | N
     found = extract_metadata(cleaned)
     meta = {name: given.get(name) or found.get(name) for name in META_FIELDS}
     meta["published"] = normalise_date(meta["published"])
-    return Article(id=article_id, text=cleaned.text, path=path, **meta)
+    return Article(id=article_id, text=cleaned.text, path=path, lead=cleaned.lead, **meta)
 
 
 def article_from_text(article_id: str, raw: str, path: str | None, given: dict) -> Article | None:
@@ -116,11 +120,15 @@ def _from_html(article_id: str, raw: str, path: str, given: dict) -> Article | N
     body = trafilatura.extract(raw, output_format="txt", include_comments=False, favor_precision=True)
     if not body:
         return None
+    # trafilatura reads what publishers emit: <title>, og:site_name, article:published_time, meta author, JSON-LD
+    # NewsArticle (datePublished, author, publisher).
     info = trafilatura.extract_metadata(raw)
     published = getattr(info, "date", None)
+    title = getattr(info, "title", None)
     found = {
-        "title": getattr(info, "title", None),
-        "outlet": getattr(info, "sitename", None),
+        "title": title,
+        "outlet": getattr(info, "sitename", None) or title_suffix(raw, title),
+        "author": getattr(info, "author", None),
         # trafilatura fills in a day and month the page never gave ("2010" becomes 2010-01-01): keep only stated dates
         "published": published if published and states_date(raw, published) else None,
         "url": getattr(info, "url", None),
@@ -128,6 +136,22 @@ def _from_html(article_id: str, raw: str, path: str, given: dict) -> Article | N
     merged = {name: given.get(name) or found.get(name) for name in META_FIELDS}
     text = body if not merged["title"] or body.startswith(merged["title"]) else f"{merged['title']}\n\n{body}"
     return _from_text(article_id, text, path, merged)
+
+
+_TITLE_TAG = re.compile(r"<title[^>]*+>([^<]{1,300}+)</title>", re.I)
+
+
+def title_suffix(raw: str, title: str | None) -> str | None:
+    """The outlet a page's <title> names after its headline ("Harbour plan approved - Coastline News"), which
+    trafilatura reads as the title without giving the suffix as the site's name."""
+    found = _TITLE_TAG.search(raw)
+    if not found:
+        return None
+    parts = re.split(r"\s+[-|–—·]\s+", html.unescape(found.group(1)).strip())
+    if len(parts) < 2 or (title and not parts[0].startswith(title[:20])):
+        return None
+    suffix = parts[-1].strip()
+    return suffix if 1 <= len(suffix.split()) <= 6 else None
 
 
 def _from_jsonl(path: Path, raw: str, rel: str, warn: Warn) -> Iterator[Article]:
@@ -190,7 +214,7 @@ def load_files(
     a Ray build that hands each worker a share of the files."""
     warn = warn or log.warning
     sidecars: dict[Path, dict] = {}
-    seen: set[str] = set()
+    seen: dict[str, str | None] = {}
     for path, base in files:
         rel = shown(path, base)
         try:
@@ -227,7 +251,7 @@ def load_files(
                 warn(f"{rel}: dropped url {article.url[:80]!r} of {article.id}: only http(s) links are kept")
                 article = replace(article, url=None)
             if article.id in seen:
-                warn(f"skipped {rel}: duplicate article id {article.id!r}")
+                warn(f"skipped {article.path}: {seen[article.id]} has the same article id {article.id!r}; rename one")
                 continue
-            seen.add(article.id)
+            seen[article.id] = article.path
             yield article

@@ -20,6 +20,12 @@ def within(article_path: str, path: str) -> bool:
     return article_path == path or article_path.startswith((f"{path}#", f"{path}/"))
 
 
+def given_prefix(raw: Path | str) -> str:
+    """What the shown paths of a given file or folder's articles start with (see shown)."""
+    path = Path(raw)
+    return path.resolve().name if path.is_dir() else str(Path(path.parent.resolve().name) / path.name)
+
+
 def shown(path: Path, base: Path) -> str:
     """A path as articles show it: from the given folder's name down, never a machine path."""
     return str(Path(base.resolve().name) / path.relative_to(base))

@@ -86,7 +86,8 @@ def merged_data(view: IndexReader, chosen: list[int]) -> SegmentData:
         new_article = np.cumsum(keep) - 1 + n_articles
         for i in np.flatnonzero(keep).tolist():
             a = segment.articles[i]
-            articles.append(Article(a["id"], segment.text(i), a["title"], a["outlet"], a["published"], a["url"], a["path"]))
+            articles.append(Article(a["id"], segment.text(i), a["title"], a["outlet"], a["published"], a["url"], a["path"],
+                                    a["author"], segment.leads[i]))
         unit_keep = keep[segment.units[:, 0]]
         new_unit = np.cumsum(unit_keep) - 1 + n_units
         seg_units = np.array(segment.units[unit_keep])

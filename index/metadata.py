@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 # Whitespace runs are matched possessively (\s*+, \s++): what follows one never starts with a space, so giving
 # space back cannot help a match, and a line of thousands of spaces would otherwise backtrack for hours.
-_MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+MONTH = _MONTH = r"(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _WEEKDAY = r"((mon|tue|tues|wed|thu|thur|thurs|fri|sat|sun)[a-z]*\.?,?\s++)?"
 DATE_TEXT = (
     rf"({_MONTH}\s++\d{{1,2}}(st|nd|rd|th)?,?\s++\d{{4}}|\d{{1,2}}(st|nd|rd|th)?\s++{_MONTH},?\s++\d{{4}}"
@@ -89,12 +89,15 @@ def states_date(source: str, iso: str) -> bool:
     return re.search(rf"(?<!\d)({'|'.join(forms)})(?!\d)", html.unescape(source), re.I) is not None
 
 
+def is_headline(line: str) -> bool:
+    """Whether a line reads as a headline: 2-25 words, capitalised, without a sentence's closing punctuation."""
+    line = line.strip()
+    return 2 <= len(line.split()) <= 25 and not _HEADLINE_END.search(line) and line[0].isupper()
+
+
 def _headline(text: str) -> str | None:
     first = text.split("\n", 1)[0].strip()
-    words = first.split()
-    if 2 <= len(words) <= 25 and not _HEADLINE_END.search(first) and first[0].isupper():
-        return first
-    return None
+    return first if is_headline(first) else None
 
 
 def _first_sentence_title(text: str, words: int = 12) -> str | None:
@@ -111,13 +114,30 @@ def _dateline(text: str) -> re.Match | None:
     return None
 
 
-def extract_metadata(cleaned: "Cleaned") -> dict[str, str | None]:
-    """Title, outlet and published for a cleaned article; None where the text does not say."""
+def _byline(value: str) -> tuple[str | None, str | None, str | None]:
+    """Author, outlet and date of a byline: "Jane Smith", "Elad Benari", or "Tom Brannigan | Elspeth Herald |
+    6 March 2025" (the parts after the name are a date or the outlet, in either order)."""
+    parts = [p.strip(" ,") for p in re.split(r"\s*+[|•·]\s*+", value)]
+    author = re.sub(r"^by\s++", "", parts[0], flags=re.I) or None
     outlet = published = None
+    for part in parts[1:]:
+        if (day := normalise_date(part)) and published is None:
+            published = day
+        elif outlet is None and part and not DATE_IN.search(part):
+            outlet = part
+    return author, outlet, published
+
+
+def extract_metadata(cleaned: "Cleaned") -> dict[str, str | None]:
+    """Title, outlet, author and published for a cleaned article; None where the text does not say."""
+    outlet = published = author = None
     by_kind: dict[str, list[tuple[str, bool]]] = {}
     for kind, value, before_body in cleaned.removed:
         by_kind.setdefault(kind, []).append((value, before_body))
 
+    for value, _ in by_kind.get("byline", []):
+        name, said_outlet, said_date = _byline(value)
+        author, outlet, published = author or name, outlet or said_outlet, published or said_date
     for value, _ in by_kind.get("source", []):
         if m := SOURCE_VALUE.match(value):
             outlet = outlet or m.group("outlet").strip()
@@ -127,11 +147,12 @@ def extract_metadata(cleaned: "Cleaned") -> dict[str, str | None]:
         banners = [value for value, _ in by_kind.get("banner", []) if value]
         agency = dateline and (dateline.group("slash") or dateline.group("paren"))
         credits = [value for value, _ in by_kind.get("credit", []) if value]
-        outlet = (banners or [agency] if agency else banners or credits or [None])[0]
+        owners = [value for value, _ in by_kind.get("copyright", []) if value]
+        outlet = (banners or ([agency] if agency else []) or owners or credits or [None])[0]
     if published is None and dateline is not None:
         published = normalise_date(dateline.group("date"))
     if published is None:
         body_dates = [value for value, before_body in by_kind.get("date", []) if not before_body]
         published = next(filter(None, map(normalise_date, body_dates)), None)
     title = _headline(cleaned.text) or _first_sentence_title(cleaned.text)
-    return {"title": title, "outlet": outlet, "published": published, "url": None}
+    return {"title": title, "outlet": outlet, "published": published, "url": None, "author": author}

@@ -7,6 +7,8 @@ from typing import Callable, Sequence
 
 from syntok import segmenter
 
+from .metadata import DATELINE
+
 CountTokens = Callable[[Sequence[str]], list[int]]
 Span = tuple[int, int]
 
@@ -23,12 +25,18 @@ class PassageSpec:
 
 
 def sentences(text: str) -> list[Span]:
-    """Sentence spans (start, end) in text, using syntok; paragraph breaks always end a sentence."""
+    """Sentence spans (start, end) in text, using syntok; paragraph breaks always end a sentence, and a wire
+    dateline opening a paragraph ("MOSCOW, February 4. /TASS/:") is a unit of its own, never part of a sentence."""
     spans: list[Span] = []
     # syntok's analyze() pads each paragraph with as many spaces as its offset before tokenizing it, so one long
     # text costs time quadratic in its size (a 2 MB file took minutes). It segments paragraphs independently anyway:
     # handing it one paragraph at a time gives the same spans in linear time.
     for base, block in segmenter.preprocess_with_offsets(text):
+        # syntok cut "MOSCOW, February 4." off as a sentence and began the next with "/TASS/:": an answer sentence
+        # must be the story's words, so the dateline is its own unit and the story's first sentence starts after it.
+        if dateline := DATELINE.match(block):
+            spans.append((base, base + len(dateline.group(0).rstrip())))
+            base, block = base + dateline.end(), block[dateline.end():]
         for paragraph in segmenter.analyze(block):
             for sentence in paragraph:
                 tokens = [t for t in sentence if t.value]

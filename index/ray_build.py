@@ -19,6 +19,7 @@ from typing import Callable, Iterable
 
 import numpy as np
 
+from .files import given_prefix
 from .build import BuildReport, Planner, _Parts, delete_gone, finish, skipped_note
 from .documents import load_files
 from .encoder import DEFAULT_MODEL, TokenCounter, open_encoder
@@ -134,6 +135,7 @@ def build_on_ray(
     spec: PassageSpec = PassageSpec(),
     warn: Callable[[str], None] | None = None,
     quantize: str | None = None,
+    prune: bool = False,
 ) -> BuildReport:
     """Make the index at root match the files, as build_index does, with the work spread over a Ray cluster."""
     import ray
@@ -197,7 +199,8 @@ def build_on_ray(
                 added.update(row["ids"])
                 report.embedded += meta["passages"]
         report.reused = sum(writer.view.passage_count(i) for i in seen - added if i in live)
-        report.removed = delete_gone(writer, live, seen, unreadable, note)
+        prefixes = None if prune else [given_prefix(p) for p in paths]
+        report.removed = delete_gone(writer, live, seen, unreadable, note, prefixes, report.kept)
         writer.commit()
     skipped_note(report, note)
     return finish(report, started)

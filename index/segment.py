@@ -40,7 +40,9 @@ from .owned import OWNER, claim
 
 PREFIX = "seg-"
 META = "segment.json"
-ARTICLE_FIELDS = ("id", "title", "outlet", "published", "url", "path")
+ARTICLE_FIELDS = ("id", "title", "outlet", "published", "url", "path", "author")
+# Columns segments written before bylines were read lack: read as these values.
+_LATER_COLUMNS = {"author": "NULL", "lead": "0"}
 ARRAYS = ("passages.npy", "vectors.npy", "units.npy", "unit_vectors.npy")
 # np.load parses each header with ast.literal_eval, and on CPython 3.11.7 two threads compiling at once can fail
 # with "SystemError: AST constructor recursion depth mismatch" (CPython gh-106905): a writer and a request thread
@@ -135,11 +137,13 @@ def _write_articles(path: Path, articles: Iterable[Article]) -> None:
     with sqlite3.connect(path) as db:
         db.execute(
             "CREATE TABLE articles (idx INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, title TEXT, outlet TEXT,"
-            " published TEXT, url TEXT, path TEXT, hash TEXT NOT NULL, text TEXT NOT NULL)"
+            " published TEXT, url TEXT, path TEXT, hash TEXT NOT NULL, text TEXT NOT NULL, author TEXT,"
+            " lead INTEGER NOT NULL DEFAULT 0)"
         )
         db.executemany(
-            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            ((i, a.id, a.title, a.outlet, a.published, a.url, a.path, a.hash, a.text) for i, a in enumerate(articles)),
+            "INSERT INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            ((i, a.id, a.title, a.outlet, a.published, a.url, a.path, a.hash, a.text, a.author, a.lead)
+             for i, a in enumerate(articles)),
         )
     db.close()
 
@@ -175,7 +179,10 @@ class Segment:
             # MMAP_IFC maps flat codes and IVF lists in place (IO_FLAG_MMAP copies flat codes, scans IVF 4x slower).
             self.dense = faiss.read_index(str(folder / "dense.faiss"), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
             self._db = sqlite3.connect(f"file:{folder / 'articles.sqlite'}?mode=ro", uri=True, check_same_thread=False)
-            rows = self._db.execute(f"SELECT {', '.join(ARTICLE_FIELDS)}, hash FROM articles ORDER BY idx").fetchall()
+            have = {row[1] for row in self._db.execute("PRAGMA table_info(articles)")}
+            columns = [c if c in have else f"{_LATER_COLUMNS[c]} AS {c}" if c in _LATER_COLUMNS else c
+                       for c in (*ARTICLE_FIELDS, "lead", "hash")]
+            rows = self._db.execute(f"SELECT {', '.join(columns)} FROM articles ORDER BY idx").fetchall()
         except Damaged as exc:
             raise BadIndex(f"segment {folder.name}: {exc}") from None
         except (OSError, ValueError, RuntimeError, sqlite3.Error, KeyError, EOFError, MemoryError, IndexError,
@@ -186,7 +193,8 @@ class Segment:
         if problem:
             self._db.close()
             raise BadIndex(f"segment {folder.name} is damaged ({problem})")
-        self.articles = [dict(zip(ARTICLE_FIELDS, row[:-1])) for row in rows]
+        self.articles = [dict(zip(ARTICLE_FIELDS, row[:-2])) for row in rows]
+        self.leads = [int(row[-2] or 0) for row in rows]
         self.hashes = [row[-1] for row in rows]
         self.ids = {a["id"]: i for i, a in enumerate(self.articles)}
         self.dates = np.array(

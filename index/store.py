@@ -122,6 +122,7 @@ class IndexReader:
         self.live = [s.live_rows(d) for s, d in zip(segs, self.deleted)]  # per segment; None: every row
         self.articles = [a for s in segs for a in s.articles]
         self.hashes = [h for s in segs for h in s.hashes]
+        self.leads = [n for s in segs for n in s.leads]
         live_articles = np.ones(len(self.articles), dtype=bool)
         for offset, gone in zip(self.article_offsets, self.deleted):
             live_articles[[offset + i for i in gone]] = False
@@ -165,10 +166,12 @@ class IndexReader:
         source = self.articles[article_idx]
         text = segment.text(article)
         # The paragraph the passage starts in: with it a shard's passage tells the paragraph of any of its sentences
-        # (citations) without the article's whole text.
+        # (citations) without the article's whole text. Counted as a reader of the published article counts: from
+        # the story's first paragraph, below the headline and standfirst (0 or less: a sentence above the story).
         return {
             "id": f"{source['id']}:{ordinal}", "row": row, "article_idx": article_idx, "start": start, "end": end,
-            "text": text[start:end], "source": source, "paragraph": paragraph_number(text, start),
+            "text": text[start:end], "source": source,
+            "paragraph": paragraph_number(text, start) - self.leads[article_idx],
         }
 
     def passage_vectors(self, rows: np.ndarray) -> np.ndarray:

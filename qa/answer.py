@@ -18,6 +18,7 @@ class Source:
     published: str | None
     path: str | None
     url: str | None
+    author: str | None = None
 
 
 @dataclass
@@ -69,9 +70,15 @@ class AnswerSpan:
 
 
 def citation(source: Source, paragraph: int, sentence: str) -> str:
-    """A ready citation: outlet, date, title, paragraph and the quoted sentence; "n.d." when no date is stated."""
+    """A ready citation: outlet, date, title, author, paragraph, the quoted sentence and the link to the original;
+    "n.d." when no date is stated. Paragraphs count from the story's first (below headline and standfirst): a
+    sentence above the story names no paragraph."""
     quote = " ".join(sentence.split())
-    return f"{source.outlet or 'Unknown outlet'}, {source.published or 'n.d.'}, '{source.title or source.id}', paragraph {paragraph}: '{quote}'"
+    by = f" by {source.author}" if source.author else ""
+    where = f", paragraph {paragraph}" if paragraph >= 1 else ""
+    link = f", {source.url}" if source.url else ""
+    return (f"{source.outlet or 'Unknown outlet'}, {source.published or 'n.d.'}, '{source.title or source.id}'{by}"
+            f"{where}: '{quote}'{link}")
 
 
 class _Json:

@@ -38,6 +38,11 @@ def _k(value: str) -> int:
 FORMATS = ("text", "json", "markdown", "citation")
 
 
+def _n(count: int, noun: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
 def _echo_err(message: str) -> None:
     click.echo(message, err=True)
 
@@ -76,8 +81,11 @@ def main() -> None:
 @click.option("--ray", "ray_address", metavar="ADDRESS",
               help="Run the build on Ray: `local` starts a cluster for this run, `auto` joins a running one, or host:port.")
 @click.option("--actors", type=click.IntRange(min=1), default=1, show_default=True, help="Encoder actors (with --ray).")
-def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool, ray_address: str | None, actors: int) -> None:
-    """Build or update the index from PATHS (files or folders; default: the seeds)."""
+@click.option("--prune", is_flag=True, help="Also remove indexed articles whose files are outside PATHS (kept otherwise).")
+def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: bool, ray_address: str | None, actors: int,
+          prune: bool) -> None:
+    """Build or update the index from PATHS (files or folders; default: the seeds). Articles from other paths stay
+    unless --prune."""
     settings = _settings(index, model)
     warn, quantize = (lambda m: _echo_err(f"warning: {m}")), "int8" if int8 else None
     if ray_address:
@@ -86,15 +94,16 @@ def build(paths: tuple[Path, ...], index: str | None, model: str | None, int8: b
         except ImportError:
             raise click.ClickException("--ray needs Ray: pip install '.[ray]' (make install-ray)") from None
         report = build_on_ray(paths or [settings.seeds], settings.index, ray_address, actors, model=settings.model,
-                              warn=warn, quantize=quantize)
+                              warn=warn, quantize=quantize, prune=prune)
     else:
         from index.build import build_index
 
         report = build_index(paths or [settings.seeds], settings.index, model=settings.model, warn=warn,
-                             progress=sys.stderr.isatty(), quantize=quantize)
+                             progress=sys.stderr.isatty(), quantize=quantize, prune=prune)
     click.echo(
-        f"indexed {report.articles} articles, {report.passages} passages "
-        f"({report.embedded} new or changed, {report.reused} reused, {report.removed} articles removed"
+        f"indexed {_n(report.articles, 'article')}, {_n(report.passages, 'passage')} "
+        f"({report.embedded} new or changed, {report.reused} reused, {_n(report.removed, 'article')} removed"
+        f"{f', {len(report.kept)} from other paths kept' if report.kept else ''}"
         f"{f', {len(report.skipped)} deleted earlier skipped' if report.skipped else ''}) "
         f"into {report.path} in {report.seconds:.1f}s"
     )
@@ -116,7 +125,7 @@ def add(paths: tuple[Path, ...], index: str | None, force: bool) -> None:
     if not articles:
         raise click.ClickException(f"no articles found in {', '.join(map(str, paths))}")
     ids, generation = add_articles(settings.index, articles, model=settings.model, force=force)
-    click.echo(f"added {len(ids)} articles to {settings.index} (generation {generation})")
+    click.echo(f"added {_n(len(ids), 'article')} to {settings.index} (generation {generation})")
     try:
         merge(settings.index)  # the tiered policy; usually there is nothing to merge
     except IndexBusy:
@@ -138,7 +147,7 @@ def delete(ids: tuple[str, ...], index: str | None) -> None:
     if missing:
         also = f"; deleted the other {deleted} (generation {generation})" if deleted else ""
         raise click.ClickException(f"not in {settings.index}: {', '.join(missing)}{also}")
-    click.echo(f"deleted {deleted} articles from {settings.index} (generation {generation})")
+    click.echo(f"deleted {_n(deleted, 'article')} from {settings.index} (generation {generation})")
 
 
 @main.command(name="merge")
@@ -202,6 +211,12 @@ def _run(method: str, question: str, k: str, fmt: str, as_json: bool, color: boo
     check_question(question), check_k(_k(k)), parse_date("since", filters["since"]), parse_date("until", filters["until"])
     engine = Engine.open(_settings(index), build_missing=_builds_seeds(index), notify=_echo_err)
     result = getattr(engine, method)(question, k=_k(k), **filters)
+    if result.filtered is not None and result.filtered.articles == 0:
+        from .listing import unknown_outlet
+
+        # Nothing to read is not an answer: say why, with the outlets there are, and fail so scripts notice.
+        raise click.ClickException(unknown_outlet(filters["outlet"], engine.outlets())
+                                   or "no articles match these filters")
     if fmt == "json":
         click.echo(result.to_json(indent=True))
     elif fmt == "citation":
@@ -261,6 +276,7 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     from .settings import serving_plan
 
     settings = _settings(index)
+    _port_free(host, port)
     if ray_address:
         try:
             from api.ray_serve import run
@@ -290,6 +306,18 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
     )
     _serve_workers(uvicorn.Config("api.app:create_app", factory=True, host=host, port=port, workers=workers,
                                   log_level="warning", **SERVER_OPTIONS))
+
+
+def _port_free(host: str, port: int) -> None:
+    """Fail before loading anything or saying "serving" when the address is taken (uvicorn says so only after)."""
+    import socket
+
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as exc:
+        raise click.ClickException(f"cannot serve on http://{host}:{port}: {exc.strerror or exc}; "
+                                   "stop what uses it or pick another --port") from None
 
 
 def _serve_workers(config) -> None:
@@ -336,6 +364,10 @@ def evaluate(file: Path | None, squad: Path | None, limit: int | None, split: st
     else:
         click.echo("  ".join(f"{key}={value}" for key, value in data.items()))
 
+
+from .cli_articles import articles  # noqa: E402  (its own module: this one holds the question commands)
+
+main.add_command(articles)
 
 if __name__ == "__main__":
     main()

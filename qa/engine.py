@@ -289,8 +289,15 @@ class Engine:
             self._merges.submit(merge, self.settings.index).add_done_callback(_log_failure)
 
     def articles(self) -> list[dict]:
-        """Id, title, outlet, published and path of every article."""
+        """Id, title, outlet, author, published, url and path of every article."""
         return self.view().live_articles_list()
+
+    def article_page(self, outlet: str | None = None, since=None, until=None, limit: int | None = None,
+                     offset: int = 0) -> dict:
+        """A page of the articles matching outlet and dates: {"articles", "total", "offset", "limit"}."""
+        from .listing import select
+
+        return select(self.articles(), outlet, since, until, limit, offset)
 
     def article(self, article_id: str) -> dict:
         """One article's metadata and the exact text passage offsets refer to."""

@@ -6,13 +6,18 @@ import textwrap
 
 import click
 
-from .answer import Answer, AnswerSpan, Passage, Results
+from .answer import Answer, AnswerSpan, Passage, Results, Source
+
+
+def source_bits(s: Source) -> list[str]:
+    """Title, outlet, author (when known) and date of a source, as a reader cites them."""
+    author = [f"by {s.author}"] if s.author else []
+    return [s.title or s.id, s.outlet or "outlet unknown", *author, s.published or "date unknown"]
 
 
 def _source_line(p: Passage) -> str:
-    s = p.source
-    bits = [s.title or s.id, s.outlet or "outlet unknown", s.published or "date unknown"]
-    return " | ".join(bits) + f"  [{p.id}, chars {p.start}-{p.end}]"
+    # Offsets are for machines: the JSON has them, the reader gets the passage id to look it up.
+    return " | ".join(source_bits(p.source)) + f"  [{p.id}]"
 
 
 def segments(text: str, highlight: dict, span: tuple[int, int] | None) -> list[tuple[str, str]]:
@@ -26,14 +31,34 @@ def segments(text: str, highlight: dict, span: tuple[int, int] | None) -> list[t
     ]
 
 
-def _marked(p: Passage, color: bool, span: tuple[int, int] | None) -> str:
-    """The passage with its sentence marked (yellow, or >>...<<) and the short answer in it bold (or **...**).
-    Each piece is styled on its own: a reset after the bold span would otherwise end the yellow too."""
+def mark_parts(text: str, highlight: dict, span: tuple[int, int] | None) -> tuple[str, list[tuple[str, str]], str]:
+    """A passage as (text before, the marked sentence's pieces, text after): one mark per passage on the page, with
+    the short answer's piece ("span") inside it."""
+    pieces = segments(text, highlight, span)  # plain, the sentence's pieces, plain
+    return pieces[0][1], [piece for piece in pieces[1:-1] if piece[1]], pieces[-1][1]
+
+
+def _marked(p: Passage, color: bool, span: tuple[int, int] | None, strong: bool) -> str:
+    """The passage with its sentence marked and the short answer in it bold (or **...**). The answer's sentence
+    gets the strong mark (yellow, or >>...<<); another passage's best sentence a light one (underlined, or
+    >...<), so the answer stands out. Each piece is styled on its own: a reset after the bold span would otherwise
+    end the yellow too."""
     pieces = segments(p.text, p.highlight, span)
     if color:
-        return "".join(piece if kind == "plain" else click.style(piece, fg="yellow", bold=kind == "span") for kind, piece in pieces)
+        style = {"fg": "yellow"} if strong else {"underline": True}
+        return "".join(piece if kind == "plain" else click.style(piece, bold=kind == "span", **style) for kind, piece in pieces)
     inner = "".join(f"**{piece}**" if kind == "span" else piece for kind, piece in pieces[1:-1])
-    return f"{pieces[0][1]}>>{inner}<<{pieces[-1][1]}"
+    left, right = (">>", "<<") if strong else (">", "<")
+    return f"{pieces[0][1]}{left}{inner}{right}{pieces[-1][1]}"
+
+
+def _wrapped(text: str) -> list[str]:
+    """The passage indented and wrapped, paragraph by paragraph: a headline or byline keeps its own line."""
+    lines: list[str] = []
+    for i, paragraph in enumerate(text.split("\n\n")):
+        lines += [""] if i else []
+        lines += textwrap.wrap(paragraph, width=100, initial_indent="   ", subsequent_indent="   ")
+    return lines
 
 
 NOT_STATED = "Not stated in these articles."
@@ -110,7 +135,10 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
         lines.append(f"Sentence: {found.sentence}")
         lines += report_lines(found)
         rank = next((p.rank for p in answer.passages if p.id == found.passage_id), 1)
-        lines.append(f"Source: {s.title or s.id} | {s.outlet or 'outlet unknown'} | {s.published or 'date unknown'} | passage {rank}  [{found.passage_id}]")
+        # "passage 1" alone read as "paragraph 1": say it is the first of the passages listed.
+        lines.append(f"Source: {' | '.join(source_bits(s))} | passage {rank} of {len(answer.passages)} below  [{found.passage_id}]")
+        if s.url:
+            lines.append(f"Original: {s.url}")
     elif isinstance(answer, Answer):
         lines.append(NOT_STATED + " The closest passages are below.")
     for p in answer.passages:
@@ -119,7 +147,8 @@ def render_text(answer: Answer | Results, color: bool = False) -> str:
             span = (found.start, found.end)
         lines.append("")
         lines.append(f"{p.rank}. {_source_line(p)}  score {p.score:.3f}")
-        lines.extend(textwrap.wrap(_marked(p, color, span), width=100, initial_indent="   ", subsequent_indent="   "))
+        strong = found is None or found.passage_id == p.id  # without an answer every passage's best sentence counts
+        lines.extend(_wrapped(_marked(p, color, span, strong)))
         for other in p.also_in:
             s = other.source
             lines.append(f"   also reported by {s.outlet or s.title or s.id} ({s.published or 'date unknown'}) [{other.passage_id}]")
@@ -132,13 +161,24 @@ def render_markdown(answer: Answer | Results) -> str:
     lines = [f"**Q:** {answer.question}", "", *(f"*{note}*" for note in filter_notes(answer))]
     found = answer.answer if isinstance(answer, Answer) else None
     if found is not None:
-        lines += [f"*{state_line(found)}*", "", f"**A:** {found.text or found.sentence}"]
-        lines += ["", *(f"> {c}" for c in found.citations), ""] if found.citations else [""]
+        lines += [f"*{state_line(found)}*", "", f"**A:** {_one_line(found.text or found.sentence)}"]
+        lines += ["", *(f"> {_one_line(c)}" for c in found.citations), ""] if found.citations else [""]
         lines += _report_table(found)
     elif isinstance(answer, Answer):
         lines += [f"*{NOT_STATED}*", ""]
     for p in answer.passages:
         s = p.source
-        sentence = " ".join(p.text[p.highlight["start"] : p.highlight["end"]].split())
-        lines.append(f"{p.rank}. *{s.title or s.id}*, {s.outlet or 'outlet unknown'}, {s.published or 'date unknown'}: {sentence}")
+        sentence = _one_line(p.text[p.highlight["start"] : p.highlight["end"]])
+        title = f"[{_md_text(s.title or s.id)}]({s.url})" if s.url else f"*{_md_text(s.title or s.id)}*"
+        lines.append(f"{p.rank}. {title}, {', '.join(source_bits(s)[1:])}: {sentence}")
     return "\n".join(lines)
+
+
+def _one_line(text: str) -> str:
+    """Runs of spaces and line breaks as one space: Markdown reads two spaces before a break as a hard break."""
+    return " ".join(text.split())
+
+
+def _md_text(text: str) -> str:
+    """Link text that cannot close the link early."""
+    return text.replace("[", "\\[").replace("]", "\\]")

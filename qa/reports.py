@@ -46,6 +46,7 @@ class SourceReport:
     confidence: float
     update_of: str | None = None
     superseded: bool = False
+    author: str | None = None
 
 
 @dataclass
@@ -179,7 +180,7 @@ def citations(groups: list[ReportGroup], passage_id: str) -> list[str]:
 
 
 def _source(s: SourceReport) -> Source:
-    return Source(s.id, s.title, s.outlet, s.published, s.path, s.url)
+    return Source(s.id, s.title, s.outlet, s.published, s.path, s.url, s.author)
 
 
 def _mark_updates(sources: list[SourceReport], values: list[Value]) -> None:

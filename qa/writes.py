@@ -13,7 +13,7 @@ from .errors import QAError
 MAX_ARTICLES = 1000
 MAX_TEXT = 2_000_000
 MAX_FIELD = 1000
-FIELDS = ("id", "title", "text", "outlet", "published", "url")
+FIELDS = ("id", "title", "text", "outlet", "author", "published", "url")
 
 
 class BadArticle(QAError):
@@ -41,7 +41,7 @@ def _article(item: object, where: str) -> Article:
     text = item.get("text")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
         raise BadArticle(f"{where}.text must be 1-{MAX_TEXT} characters of text")
-    for name in ("title", "outlet", "url", "id", "published"):
+    for name in ("title", "outlet", "author", "url", "id", "published"):
         value = item.get(name)
         if value is not None and (not isinstance(value, str) or len(value) > MAX_FIELD):
             raise BadArticle(f"{where}.{name} must be a string of at most {MAX_FIELD} characters")
@@ -62,7 +62,8 @@ def _article(item: object, where: str) -> Article:
         raise BadArticle(f"{where}.url must be an http or https URL")
     # Without an id the text names the article: posting the same text again replaces it instead of adding a copy.
     article_id = article_id or "post-" + hashlib.sha1(text.encode()).hexdigest()[:16]
-    given = {"title": item.get("title"), "outlet": item.get("outlet"), "published": published, "url": url}
+    given = {"title": item.get("title"), "outlet": item.get("outlet"), "author": item.get("author"),
+             "published": published, "url": url}
     article = article_from_text(article_id, text, None, given)
     if article is None:
         raise BadArticle(f"{where}.text holds no text once cleaned")

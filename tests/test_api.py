@@ -19,7 +19,7 @@ def test_jet_question_end_to_end(client):
     assert "November of 2015" in top["text"]
     assert "November of 2015" in top["text"][top["highlight"]["start"] : top["highlight"]["end"]]
     assert "November of 2015" in body["answer"]["sentence"]
-    assert set(top["source"]) == {"id", "title", "outlet", "published", "path", "url"}
+    assert set(top["source"]) == {"id", "title", "outlet", "author", "published", "path", "url"}
     assert len(body["passages"]) == 5
 
 
@@ -99,7 +99,7 @@ def test_health_and_docs(client):
 def test_form_shows_answer_with_sources_and_links(client):
     page = client.get("/", params={"q": JET})
     assert page.status_code == 200
-    assert "<mark>" in page.text and "November of 2015" in page.text
+    assert page.text.count('<mark class="strong">') == 1 and "November of 2015" in page.text
     assert "/read/000_57d2e1b9fe295f13?start=" in page.text
     assert 'method="get"' in page.text
 
@@ -118,7 +118,7 @@ def test_form_bad_input_is_shown_not_crashed(client):
 def test_article_view_highlights_passage(client):
     p = client.get("/ask", params={"q": JET}).json()["passages"][0]
     page = client.get(f"/read/{p['source']['id']}", params={"start": p["start"], "end": p["end"]})
-    assert page.status_code == 200 and '<mark id="hl">' in page.text
+    assert page.status_code == 200 and '<mark class="strong" id="hl">' in page.text
 
 
 def test_search_returns_passages_with_sources_and_no_answer(client):

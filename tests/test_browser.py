@@ -219,3 +219,57 @@ def test_docs_render_offline(browser, site):
     browser.get(site + "/docs")
     WebDriverWait(browser, 30).until(expected_conditions.presence_of_element_located((By.CSS_SELECTOR, ".opblock")))
     assert any("/ask" in e.text for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+
+
+def test_the_answer_box_names_its_source_and_links_to_the_original(browser, tmp_path_factory):
+    """Outlet, author and date in the answer box, a link to the original and one to the reading view; one strong
+    mark on the page; paragraph breaks kept in the passages (issue 20)."""
+    from selenium.webdriver.common.by import By
+
+    from api.app import create_app
+    from index.build import build_index
+    from qa.settings import Settings
+
+    root = tmp_path_factory.mktemp("cited") / "index"
+    build_index([ROOT / "tests" / "metadata_corpus"], root)
+    server = _Server(create_app(Settings.from_env(index=root)))
+    try:
+        _ask(browser, server.url, "By how much will water bills rise in May?")
+        answer = browser.find_element(By.CSS_SELECTOR, ".answer")
+        assert "Basin Herald" in answer.text and "by Owen Pike" in answer.text and "2025-04-01" in answer.text
+        original = answer.find_element(By.CSS_SELECTOR, "a.original")
+        assert original.get_attribute("href") == "https://basin.example/water-prices"
+        assert answer.find_element(By.CSS_SELECTOR, "a.in-context").get_attribute("href").startswith(server.url + "/read/feed-1?")
+        assert len(browser.find_elements(By.CSS_SELECTOR, "mark.strong")) == 1
+        text = browser.find_element(By.CSS_SELECTOR, ".passage-text")
+        assert "\n" in text.text  # the headline and the paragraphs keep their own lines
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(SHOTS / "cited.png"))
+    finally:
+        server.stop()
+
+
+def test_one_strong_mark_breaks_kept_and_confidence_whatever_k(browser, site):
+    from selenium.webdriver.common.by import By
+
+    shown = {}
+    for k in ("1", "2", "5"):
+        _ask(browser, site, JET, k=k)
+        assert len(browser.find_elements(By.CSS_SELECTOR, "mark.strong")) == 1
+        shown[k] = browser.find_element(By.CSS_SELECTOR, ".answer .state").text
+    assert len(set(shown.values())) == 1, shown  # the same confidence at k=1, 2 and 5
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".passage")) == 5
+    assert len(browser.find_elements(By.CSS_SELECTOR, "mark.light")) >= 1  # the other passages' sentences, lighter
+    first = browser.find_element(By.CSS_SELECTOR, ".passage-text").text
+    assert "\n" in first and "Syria\".\n" in first.replace("\n\n", "\n")  # paragraphs are not run together
+
+
+def test_the_reading_view_gives_context_above_the_sentence(browser, site):
+    from selenium.webdriver.common.by import By
+
+    _ask(browser, site, JET)
+    browser.find_element(By.CSS_SELECTOR, ".answer a.in-context").click()
+    top = browser.execute_script("return document.getElementById('hl').getBoundingClientRect().top")
+    assert top > 200  # not at the top edge: the paragraphs before it are in view
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.save_screenshot(str(SHOTS / "reading-context.png"))

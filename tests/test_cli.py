@@ -79,7 +79,7 @@ def test_build_warns_and_completes(tmp_path):
     (folder / "binary.txt").write_bytes(b"\x00\x01\x02 binary")
     result = CliRunner().invoke(main, ["build", str(folder), "--index", str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
-    assert "binary.txt" in result.output and "indexed 1 articles" in result.output
+    assert "binary.txt" in result.output and "indexed 1 article," in result.output
 
 
 def test_eval_reports_recall(run):
@@ -119,7 +119,8 @@ def test_search_bad_input_is_one_line(run):
 def test_ask_formats(run):
     citation = run("ask", JET, "--format", "citation")
     assert citation.exit_code == 0, citation.output
-    assert citation.output.startswith("Arutz Sheva, n.d., 'Putin and Erdogan agree to coordinate actions in Syria', paragraph ")
+    assert citation.output.startswith("Arutz Sheva, n.d., 'Putin and Erdogan agree to coordinate actions in Syria' by Elad "
+                                      "Benari, paragraph 9: ")
     assert "November of 2015" in citation.output
     markdown = run("ask", JET, "--format", "markdown", "-k", "2")
     assert markdown.exit_code == 0 and markdown.output.startswith(f"**Q:** {JET}") and "> Arutz Sheva" in markdown.output
@@ -132,7 +133,7 @@ def test_text_answer_names_its_source_and_colour_follows_no_color(run):
     assert "\x1b[" in plain.output
     result = CliRunner().invoke(main, ["ask", JET], env={"QA_INDEX": run.index, "NO_COLOR": "1"})
     assert "\x1b[" not in result.output
-    assert "Source: Putin and Erdogan agree to coordinate actions in Syria | Arutz Sheva | date unknown | passage 1" in result.output
+    assert "Source: Putin and Erdogan agree to coordinate actions in Syria | Arutz Sheva | by Elad Benari | date unknown | passage 1 of 5 below" in result.output
 
 
 def test_version_and_typed_help(run):

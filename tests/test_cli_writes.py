@@ -28,7 +28,7 @@ def test_add_delete_merge(root, tmp_path):
     story = tmp_path / "bridge.txt"
     story.write_text("Varnett bridge\n\nThe Varnett river bridge in Quillhaven will reopen on March 3, 2031.")
     added = run("add", str(story), "--index", str(root))
-    assert added.exit_code == 0 and "added 1 articles" in added.output and "generation 2" in added.output
+    assert added.exit_code == 0 and "added 1 article " in added.output and "generation 2" in added.output
     asked = run("ask", "When will the Varnett river bridge reopen?", "--index", str(root), "--json")
     assert json.loads(asked.output)["passages"][0]["source"]["id"] == "bridge"
     deleted = run("delete", "bridge", "001_ea2af11fa424174d", "--index", str(root))

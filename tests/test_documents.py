@@ -156,3 +156,15 @@ def test_only_web_urls_are_kept_and_bad_jsonl_lines_are_skipped(tmp_path):
     assert any("javascript:alert(1)" in w and "only http(s)" in w for w in warnings)
     assert any("line 3" in w and "surrogate" in w for w in warnings)
     assert any("line 4" in w for w in warnings)
+
+
+@pytest.mark.parametrize("paragraph, first", [
+    ("MOSCOW, February 4. /TASS/: The situation in Syria was in focus. Talks went on.", "The situation in Syria was in focus."),
+    ("LONDON (Reuters) - The pound fell on Tuesday. Traders said so.", "The pound fell on Tuesday."),
+])
+def test_a_dateline_is_never_part_of_a_sentence(paragraph, first):
+    from index.passages import sentences
+
+    text = f"Headline of the story\n\n{paragraph}"
+    spans = [text[a:b] for a, b in sentences(text)]
+    assert spans[0] == "Headline of the story" and spans[2] == first and paragraph.startswith(spans[1])

@@ -84,7 +84,11 @@ def test_two_megabyte_text_splits_into_exact_sentence_spans():
 
 
 def test_sentences_match_syntok_on_whole_articles():
+    from index.metadata import DATELINE
+
     texts = [clean(path.read_text()).text for path in sorted(SEEDS.glob("*.txt"))]
+    # A wire dateline is cut off as a unit of its own on purpose (test_documents.py): syntok splits it mid-way.
+    texts = [t for t in texts if not any(DATELINE.match(p) for p in t.split("\n\n"))]
     texts += [_news(30_000, seed=3), "One.\r\n\r\nTwo.\n \nThree!  Four?\n\n\n(Five.) \"Six.\""]
     for text in texts:
         assert sentences(text) == _syntok_spans(text)

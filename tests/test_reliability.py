@@ -131,7 +131,7 @@ def test_add_is_not_failed_by_a_merge_that_cannot_get_the_lock(tmp_path, monkeyp
     finally:
         release.set()
     assert result.exit_code == 0, result.output
-    assert "added 1 articles" in result.output and "merge is deferred" in result.output
+    assert "added 1 article " in result.output and "merge is deferred" in result.output
     assert "bridge" in IndexReader(root).article_index
 
 
