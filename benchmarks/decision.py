@@ -2,6 +2,7 @@
 
     .venv/bin/python -m benchmarks.reuters_index        # var/bench/reuters-2000/index, once
     .venv/bin/python -m benchmarks.decision             # frozen news set v2 and its unanswerable questions
+    .venv/bin/python -m benchmarks.decision --squad     # SQuAD's evaluation split over all 48 articles
 
 For each question, both rules choose among the same options (the windows the engine reads): the decision takes the
 option whose sentence is most probably right, the margin rule the one whose span beats "no answer" by the most.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +25,7 @@ import numpy as np
 from qa.evaluate import _contains, load_questions, reliability
 from training.decide import coverage
 
-from .common import PROJECT, machine, table
+from .common import PROJECT, SQUAD, machine, table
 
 SETS = ("tests/questions/reuters_frozen_v2.jsonl", "tests/questions/reuters_frozen_v2_unanswerable.jsonl")
 
@@ -34,28 +36,41 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=PROJECT / "var" / "bench" / "reuters-2000" / "index")
+    parser.add_argument("--squad", action="store_true", help="SQuAD's evaluation split instead of question files")
     parser.add_argument("sets", nargs="*", default=SETS)
     args = parser.parse_args()
-    engine = Engine.open(Settings.from_env(index=args.index))
+    with tempfile.TemporaryDirectory(prefix="qa-decision-") as tmp:
+        if args.squad:
+            from index.build import build_index
+            from qa.evaluate import squad_questions
+
+            questions = squad_questions(SQUAD, Path(tmp), None, "eval")
+            build_index([Path(tmp) / "squad.jsonl"], Path(tmp) / "index")
+            args.index, args.sets = Path(tmp) / "index", ["SQuAD v1.1 dev, evaluation split"]
+        else:
+            questions = [q for path in args.sets for q in load_questions(PROJECT / path)]
+        report(Engine.open(Settings.from_env(index=args.index)), questions, args.sets)
+
+
+def report(engine, questions: list, sets: list[str]) -> None:
     chosen = []
-    for path in args.sets:
-        for q in load_questions(PROJECT / path):
-            picked, options, rows = engine.options(q.q)
-            if not options:
-                chosen.append((0.0, False, -99.0, False))
-                continue
-            p = engine.decision.probabilities(rows, "sentence")
+    for q in questions:
+        picked, options, rows = engine.options(q.q)
+        if not options:
+            chosen.append((0.0, False, -99.0, False))
+            continue
+        p = engine.decision.probabilities(rows, "sentence")
 
-            def right(i: int) -> bool:
-                record = picked[options[i].pick].record
-                a, b = options[i].sentence
-                return bool(q.answers) and (not q.docs or record["source"]["id"] in q.docs) and _contains(record["text"][a:b], q.answers)
+        def right(i: int) -> bool:
+            record = picked[options[i].pick].record
+            a, b = options[i].sentence
+            return bool(q.answers) and (not q.docs or record["source"]["id"] in q.docs) and _contains(record["text"][a:b], q.answers)
 
-            best, by_margin = int(np.argmax(p)), int(np.argmax([o.reading.margin for o in options]))
-            chosen.append((float(p[best]), right(best), options[by_margin].reading.margin, right(by_margin)))
+        best, by_margin = int(np.argmax(p)), int(np.argmax([o.reading.margin for o in options]))
+        chosen.append((float(p[best]), right(best), options[by_margin].reading.margin, right(by_margin)))
     p, ok, margin, margin_ok = (np.array(column) for column in zip(*chosen))
     result = {
-        "machine": machine(), "sets": list(args.sets), "questions": len(chosen),
+        "machine": machine(), "sets": list(sets), "questions": len(chosen),
         "coverage_at_0.90": {"decision": coverage(p, ok, 0.90), "margin_alone": coverage(margin, margin_ok, 0.90)},
         "chosen_sentence_right": {"decision": float(ok.mean()), "margin_alone": float(margin_ok.mean())},
     }
@@ -63,7 +78,7 @@ def main() -> None:
     result["ece"] = ece
     print(json.dumps(result, indent=1))
     print(table(rows, ("probability", "answers", "mean probability", "right")))
-    out = PROJECT / "var" / "bench" / "decision.json"
+    out = PROJECT / "var" / "bench" / ("decision-squad.json" if sets[0].startswith("SQuAD") else "decision.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({**result, "reliability": rows}, indent=1))
 

@@ -84,6 +84,8 @@ def when(text: str, published: str | None) -> str | None:
         settings["RELATIVE_BASE"] = base
     if not relative and has_year and not has_month:
         return _YEAR.search(text).group()
+    if not has_year and base is None:
+        return None  # "October 22" in an undated article: the year is unknowable
     parsed = dateparser.parse(_strip_words(text), languages=["en"], settings=settings)
     if parsed is None:
         return None

@@ -37,6 +37,7 @@ def test_a_span_without_a_number_is_not_one():
     ("last week", "2025-03-06", "2025-W09"),  # a week, not an invented day
     ("on Tuesday", None, None),  # an undated article: which Tuesday is unknowable
     ("October 22", "2020-02-28", "2019-10-22"),  # a report tells the past
+    ("October 22", None, None),  # no year stated and no date to take it from: never guessed
 ])
 def test_dates_keep_the_precision_they_state(text, published, expected):
     assert when(text, published) == expected
