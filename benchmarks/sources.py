@@ -2,6 +2,7 @@
 fictional outlets, same-outlet updates, distractors), which nothing was tuned on.
 
     .venv/bin/python -m benchmarks.sources [--set tests/multisource/frozen]
+    .venv/bin/python -m benchmarks.sources --latency    # Engine.ask with and without the reports, same run
 
 - pairs: of every (question, outlet report) the set lists, the share found in `answer.reports` in a group whose
   value agrees with the report's own (qa.values.same on the normalised values);
@@ -74,7 +75,10 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", type=Path, default=PROJECT / "tests" / "multisource" / "frozen")
+    parser.add_argument("--latency", action="store_true", help="time Engine.ask with and without the reports instead")
     args = parser.parse_args()
+    if args.latency:
+        return latency(args.set)
     questions = [json.loads(line) for line in (args.set / "questions.jsonl").read_text().splitlines() if line.strip()]
     with tempfile.TemporaryDirectory(prefix="qa-sources-") as tmp:
         build_index([args.set / "articles"], Path(tmp) / "index")
@@ -84,6 +88,37 @@ def main() -> None:
     out = PROJECT / "var" / "bench" / "sources.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
+
+
+def latency(folder: Path, rounds: int = 5) -> None:
+    """Engine.ask p50 over the set's questions with the reports (up to SOURCES articles read) and without them
+    (the answer's article only), in alternating blocks so the machine's load falls on both alike."""
+    from dataclasses import replace
+
+    import qa.reports
+    from index.build import build_index
+    from qa.engine import Engine
+    from qa.settings import Settings
+
+    from .common import percentiles
+
+    questions = [json.loads(line)["q"] for line in (folder / "questions.jsonl").read_text().splitlines() if line.strip()]
+    full = qa.reports.SOURCES
+    with tempfile.TemporaryDirectory(prefix="qa-sources-") as tmp:
+        build_index([folder / "articles"], Path(tmp) / "index")
+        engine = Engine.open(replace(Settings.from_env(), index=Path(tmp) / "index"))
+        samples: dict[str, list[float]] = {"with_reports": [], "without_reports": []}
+        for q in questions[:5]:
+            engine.ask(q)
+        for _ in range(rounds):
+            for name, sources in (("with_reports", full), ("without_reports", 1)):
+                qa.reports.SOURCES = sources
+                samples[name] += [engine.ask(q).took_ms for q in questions]
+        qa.reports.SOURCES = full
+    result = {"machine": machine(), "set": str(folder), "questions": len(questions), "rounds": rounds,
+              **{name: percentiles(v) for name, v in samples.items()}}
+    result["p50_ratio"] = result["with_reports"]["p50"] / result["without_reports"]["p50"]
+    print(json.dumps(result, indent=1))
 
 
 if __name__ == "__main__":

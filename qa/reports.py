@@ -10,7 +10,7 @@ opinion: the earlier one is marked superseded and does not make the sources diff
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -27,17 +27,12 @@ POOL = 30  # candidates looked through for those articles' passages
 PER_ARTICLE = 3  # passages of one article whose sentences compete for its window
 
 
-@dataclass
-class SourceReport:
-    """One article's answer: its source, the sentence that states it (start/end: offsets into the article), and the
-    probability that the sentence holds the answer. `update_of` names the same outlet's earlier report it revises."""
+@dataclass(kw_only=True)
+class SourceReport(Source):
+    """One article's answer: its source's fields, the sentence that states it (start/end: offsets into the article),
+    and the probability that the sentence holds the answer. `update_of` names the same outlet's earlier report it
+    revises."""
 
-    id: str
-    title: str | None
-    outlet: str | None
-    published: str | None
-    path: str | None
-    url: str | None
     passage_id: str
     sentence: str
     start: int
@@ -46,7 +41,6 @@ class SourceReport:
     confidence: float
     update_of: str | None = None
     superseded: bool = False
-    author: str | None = None
 
 
 @dataclass
@@ -180,7 +174,7 @@ def citations(groups: list[ReportGroup], passage_id: str) -> list[str]:
 
 
 def _source(s: SourceReport) -> Source:
-    return Source(s.id, s.title, s.outlet, s.published, s.path, s.url, s.author)
+    return Source(**{f.name: getattr(s, f.name) for f in fields(Source)})
 
 
 def _mark_updates(sources: list[SourceReport], values: list[Value]) -> None:
