@@ -10,7 +10,7 @@ from datetime import date
 from typing import Callable
 
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
-from index.store import IndexReader, LiveIndex, index_exists, paragraph_number, single_thread_faiss
+from index.store import IndexReader, LiveIndex, index_exists, single_thread_faiss
 from index.terms import terms
 
 import numpy as np
@@ -21,7 +21,7 @@ from .errors import ArticleNotFound, BadFilter, BadQuestion
 from .decide import Decision, Evidence, Option, features
 from .reader import Reader
 from .picks import Pick, pick_passages
-from .reports import citations, corroboration, gather, report
+from .reports import citations, corroboration, gather, paragraph_of, report
 from .search import DEPTH, hybrid_search
 from .shards import ShardedIndex, ShardedView
 from .settings import Settings
@@ -163,8 +163,7 @@ class Engine:
             pick.also_in[:] = corroboration(groups, pick.record["id"])
         source = Source(**pick.record["source"])
         said = text[sentence[0] : sentence[1]]
-        paragraph = pick.record["paragraph"] - 1 + paragraph_number(text, sentence[0])
-        cited = citation(source, paragraph, said)
+        cited = citation(source, paragraph_of(pick.record, sentence[0]), said)
         return AnswerSpan(
             status=verdict.status,
             text=text[option.start : option.end] if shown else None,

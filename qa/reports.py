@@ -133,7 +133,7 @@ def report(question: str, reads: list[Read], decision: Decision) -> tuple[list[R
     for r in kept:
         text, o = r.record["text"], r.option
         values.append(normalize(text[o.start : o.end], qtype, r.record["source"]["published"]))
-        at, paragraph = r.record["start"], r.record["paragraph"] - 1 + paragraph_number(text, o.sentence[0])
+        at, paragraph = r.record["start"], paragraph_of(r.record, o.sentence[0])
         sources.append(SourceReport(**r.record["source"], passage_id=r.record["id"], sentence=text[o.sentence[0] : o.sentence[1]],
                                     start=at + o.sentence[0], end=at + o.sentence[1], paragraph=paragraph, confidence=round(r.p, 4)))
     confident = {s.passage_id for s, r in zip(sources, kept) if r.p >= r.confident}
@@ -147,6 +147,11 @@ def report(question: str, reads: list[Read], decision: Decision) -> tuple[list[R
     dated = [(i, _newest(g)) for i, g in enumerate(groups) if _newest(g)]
     latest = max(dated, key=lambda x: (x[1], -x[0]))[0] if dated else None
     return groups, differ, latest
+
+
+def paragraph_of(record: dict, offset: int) -> int:
+    """The article paragraph (as a reader counts them) holding an offset into a passage's text."""
+    return record["paragraph"] - 1 + paragraph_number(record["text"], offset)
 
 
 def peers(groups: list[ReportGroup], passage_id: str) -> list[SourceReport]:
