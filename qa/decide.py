@@ -97,6 +97,12 @@ class Evidence:
     cosines: np.ndarray
     best: tuple[int, int]
 
+    @classmethod
+    def of(cls, record: dict, candidate, choice) -> "Evidence":
+        """A retrieved passage's evidence: `candidate` is its qa.search.Candidate, `choice` its chosen sentence."""
+        spans, _, cosines = candidate.sentences()
+        return cls(record["text"], candidate.score, spans, cosines, (choice.start, choice.end))
+
 
 def features(question: str, overlap, options: list[Option], evidence: list[Evidence]) -> np.ndarray:
     """One row of FEATURES per option. `overlap` gives the share of the question's IDF mass a text holds."""

@@ -111,8 +111,6 @@ class Engine:
         options, rows = self.consider(question, picked, overlap)
         verdict = self.decision.decide(rows)
         answer = None
-        for pick in picked:
-            pick.also_in.clear()  # corroboration comes from the answer's own report group, or not at all
         if verdict.option is not None:
             option = options[verdict.option]
             reads = gather(self.reader, self.decision, view, question, overlap, candidates, picked, options, rows, verdict.option)
@@ -143,10 +141,7 @@ class Engine:
             if r.end > r.start:
                 start, end = offset + r.start, offset + r.end
                 options.append(Option(i, start, end, pick.sentence_at(start, end), r))
-        evidence = []
-        for pick in reading:
-            spans, _, cosines = pick.candidate.sentences()
-            evidence.append(Evidence(pick.record["text"], pick.candidate.score, spans, cosines, (pick.choice.start, pick.choice.end)))
+        evidence = [Evidence.of(pick.record, pick.candidate, pick.choice) for pick in reading]
         return options, features(question, overlap, options, evidence)
 
     def _answer(self, question: str, picked: list[Pick], option: Option, verdict, reads: list) -> AnswerSpan:

@@ -90,11 +90,6 @@ def gather(reader, decision: Decision, view, question: str, overlap, candidates:
     return reads
 
 
-def _evidence(record: dict, candidate, choice) -> Evidence:
-    spans, _, cosines = candidate.sentences()
-    return Evidence(record["text"], candidate.score, spans, cosines, (choice.start, choice.end))
-
-
 def _read_sources(reader, question: str, overlap, articles: dict[str, list], done: dict) -> list[tuple[Option, dict, Evidence]]:
     """One option per article, from a window around the best sentence of its first PER_ARTICLE candidate passages
     (its best-ranked passage need not hold the sentence that answers). Windows the answer stage read already are
@@ -107,7 +102,7 @@ def _read_sources(reader, question: str, overlap, articles: dict[str, list], don
             spans, _, cosines = candidate.sentences()
             scored.append((choose_sentence(record["text"], spans, cosines, overlap), candidate, record))
         choice, candidate, record = max(scored, key=lambda x: x[0].score)
-        evidence = _evidence(record, candidate, choice)
+        evidence = Evidence.of(record, candidate, choice)
         if (record["id"], choice.start) in done:
             out.append((done[(record["id"], choice.start)], record, evidence))
         else:
