@@ -112,7 +112,7 @@ def features(question: str, overlap, options: list[Option], evidence: list[Evide
     q_words = {w.casefold() for w in re.findall(r"\w+", question)}
     top_margin = max(o.reading.margin for o in options)
     top_retrieval = max(e.retrieval for e in evidence)
-    folded = [_fold(e_text[o.start : o.end]) for o, e_text in ((o, evidence[o.pick].text) for o in options)]
+    folded = [_fold(evidence[o.pick].text[o.start : o.end]) for o in options]
     rows = []
     for option, span_key in zip(options, folded):
         ev, r = evidence[option.pick], option.reading
