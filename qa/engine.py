@@ -113,7 +113,7 @@ class Engine:
         answer = None
         if verdict.option is not None:
             option = options[verdict.option]
-            reads = gather(self.reader, self.decision, view, question, overlap, candidates, picked, options, rows, verdict.option)
+            reads = gather(self.reader, self.decision, view, question, overlap, candidates, picked, options, verdict)
             answer = self._answer(question, picked, option, verdict, reads)
             # The passage the answer comes from is listed first.
             picked.insert(0, picked.pop(option.pick))

@@ -34,10 +34,15 @@ class Pick:
 
     def sentence_at(self, start: int, end: int) -> tuple[int, int]:
         """The passage sentence(s) covering [start, end), as offsets into the passage text."""
-        spans = self.candidate.sentences()[0].tolist()
-        first = next((a for a, b in spans if b > start), 0)
-        last = next((b for a, b in reversed(spans) if a < end), len(self.record["text"]))
-        return min(first, start), max(last, end)
+        return covering(self.candidate.sentences()[0], start, end, len(self.record["text"]))
+
+
+def covering(spans: np.ndarray, start: int, end: int, length: int) -> tuple[int, int]:
+    """The sentence(s) among spans that cover [start, end) of a text of the given length."""
+    spans = spans.tolist()
+    first = next((a for a, b in spans if b > start), 0)
+    last = next((b for a, b in reversed(spans) if a < end), length)
+    return min(first, start), max(last, end)
 
 
 def pick_passages(

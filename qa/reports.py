@@ -12,12 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
 
-import numpy as np
-
 from index.store import paragraph_number
 
 from .answer import Corroboration, Source, choose_sentence, citation
-from .decide import Decision, Evidence, Option, alone, features, question_type
+from .decide import Decision, Evidence, Option, Verdict, alone, features, question_type
+from .picks import covering
 from .values import Value, group, normalize
 
 # Distinct articles whose own answer is read, the answer's included: each window past the answer stage's costs a few
@@ -68,13 +67,13 @@ class Read:
 
 
 def gather(reader, decision: Decision, view, question: str, overlap, candidates: list, picked: list,
-           options: list[Option], rows: np.ndarray, chosen: int) -> list[Read]:
+           options: list[Option], verdict: Verdict) -> list[Read]:
     """The answer, then the best option of each of the next SOURCES - 1 distinct articles among the candidates.
 
     The answer keeps the probability it was chosen with. Every other source is scored on its own by the decision's
     source model, as if its window were the only one read: whether it states the answer must not depend on how
     strongly another article does."""
-    answer = options[chosen]
+    answer = options[verdict.option]
     pick = picked[answer.pick]
     own = pick.record["source"]["id"]
     articles: dict[str, list] = {}  # article -> its candidate passages, best first
@@ -84,8 +83,7 @@ def gather(reader, decision: Decision, view, question: str, overlap, candidates:
         if article != own and (article in articles or len(articles) < SOURCES - 1):
             articles.setdefault(article, []).append((candidate, record))
     done = {(picked[o.pick].record["id"], picked[o.pick].choice.start): o for o in options}
-    p = float(decision.probabilities(rows[chosen : chosen + 1], "sentence")[0])
-    reads = [Read(answer, pick.record, p, decision.uncertain, decision.answered)]
+    reads = [Read(answer, pick.record, verdict.sentence_p, decision.uncertain, decision.answered)]
     for option, record, evidence in _read_sources(reader, question, overlap, articles, done):
         row = alone(features(question, overlap, [replace(option, pick=0)], [evidence]))
         reads.append(Read(option, record, float(decision.probabilities(row, "source")[0]), decision.source_kept,
@@ -105,9 +103,9 @@ def _read_sources(reader, question: str, overlap, articles: dict[str, list], don
             spans, _, cosines = candidate.sentences()
             scored.append((choose_sentence(record["text"], spans, cosines, overlap), candidate, record))
         choice, candidate, record = max(scored, key=lambda x: x[0].score)
-        evidence = Evidence.of(record, candidate, choice)
         if choice.lexical < MIN_OVERLAP:
-            continue  # no sentence of it shares the question's words: reading it costs a window and finds nothing
+            continue  # its best sentence holds too little of the question: a window read there finds nothing
+        evidence = Evidence.of(record, candidate, choice)
         if (record["id"], choice.start) in done:
             out.append((done[(record["id"], choice.start)], record, evidence))
         else:
@@ -116,10 +114,8 @@ def _read_sources(reader, question: str, overlap, articles: dict[str, list], don
     for (record, evidence, (offset, _)), r in zip(todo, readings):
         if r.end > r.start:
             start, end = offset + r.start, offset + r.end
-            spans = evidence.spans.tolist()
-            a = next((x for x, y in spans if y > start), 0)
-            b = next((y for x, y in reversed(spans) if x < end), len(record["text"]))
-            out.append((Option(0, start, end, (min(a, start), max(b, end)), r), record, evidence))
+            sentence = covering(evidence.spans, start, end, len(record["text"]))
+            out.append((Option(0, start, end, sentence, r), record, evidence))
     return out
 
 
