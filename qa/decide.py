@@ -1,7 +1,7 @@
 """The one learned decision: which span and sentence answer, and whether to answer at all.
 
 Every window the reader reads gives one option: its best span and the sentence holding it. Each option is described
-by the signals below, and two logistic regressions (fitted by training/decide.py on SQuAD's tuning split, on-topic
+by the signals below, and gradient-boosted trees (fitted by training/decide.py on SQuAD's tuning split, on-topic
 perturbed questions and news questions, none of them evaluation data) give the probability that its sentence holds
 the answer and that its short span is the answer. The option with the most probable sentence is chosen; retrieval's
 rank is one of the signals, so the reader leaves the top passage only when the data says a weaker rank pays.

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .reader_graph import float_reader
+from .reader_graph import unsigned_reader
 
 MODELS = Path(__file__).resolve().parent / "models" / "reader"
 MODEL_FILE = "reader-int8.onnx"
@@ -49,8 +49,7 @@ def best_span(start: np.ndarray, end: np.ndarray, context: np.ndarray, max_token
     s = np.where(context, start, -np.inf)
     e = np.where(context, end, -np.inf)
     scores = s[:, None] + e[None, :]
-    n = len(s)
-    rows, cols = np.indices((n, n))
+    rows, cols = np.indices(scores.shape)
     scores[(cols < rows) | (cols - rows >= max_tokens)] = -np.inf
     i, j = np.unravel_index(int(np.argmax(scores)), scores.shape)
     return int(i), int(j), float(scores[i, j])
@@ -62,8 +61,9 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 
 class Reader:
-    """The reader with its tokenizer, computing in float from the shipped int8 weights (qa/reader_graph.py), so a
-    window's scores are the same in any batch and on any CPU; safe to share between threads."""
+    """The reader with its tokenizer, running the shipped int8 graph with unsigned weights one window at a time
+    (qa/reader_graph.py), so a window's scores are the same in any batch and on any CPU; safe to share between
+    threads."""
 
     def __init__(self, folder: Path = MODELS, threads: int | None = None, spin_us: int | None = None):
         import onnxruntime as ort
@@ -85,7 +85,7 @@ class Reader:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if spin_us is not None:
             options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
-        self._session = ort.InferenceSession(float_reader(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
+        self._session = ort.InferenceSession(unsigned_reader(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
     def question_tokens(self, question: str) -> int:
         return min(len(self._tokenizer.encode(question, add_special_tokens=False).ids), MAX_QUESTION_TOKENS)
@@ -116,37 +116,26 @@ class Reader:
         return [(offsets[i][0], offsets[min(i + room, len(offsets)) - 1][1]) for i in starts]
 
     def read(self, question: str, texts: Sequence[str]) -> list[Reading]:
-        """The best span of each text (a window that fits the model), read in one batch."""
-        if not texts:
-            return []
+        """The best span of each text (a window that fits the model). Each window is its own run: the int8 graph
+        sets its activation scale from what it reads, so a window read beside others would be read differently."""
         q_ids = self._tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
-        rows, offsets = [], []
-        for text in texts:
-            enc = self._tokenizer.encode(text, add_special_tokens=False)
-            room = self.max_length - 3 - len(q_ids)
-            ids = [self._cls, *q_ids, self._sep, *enc.ids[:room], self._sep]
-            rows.append((ids, len(q_ids) + 2, min(len(enc.ids), room)))
-            offsets.append(enc.offsets[:room])
-        width = max(len(ids) for ids, _, _ in rows)
-        feed = {name: np.zeros((len(rows), width), dtype=np.int64) for name in ("input_ids", "attention_mask", "token_type_ids")}
-        for r, (ids, first, n) in enumerate(rows):
-            feed["input_ids"][r, : len(ids)] = ids
-            feed["attention_mask"][r, : len(ids)] = 1
-            feed["token_type_ids"][r, first : len(ids)] = 1
-        starts, ends = self._session.run(None, feed)
-        out = []
-        for r, (ids, first, n) in enumerate(rows):
-            context = np.zeros(width, dtype=bool)
-            context[first : first + n] = True
-            if n == 0:
-                out.append(Reading(0, 0, -math.inf, float(starts[r, 0] + ends[r, 0]), 0.0))
-                continue
-            i, j, score = best_span(starts[r], ends[r], context, self.max_answer_tokens)
-            valid = slice(0, len(ids))
-            log_s, log_e = _log_softmax(starts[r, valid]), _log_softmax(ends[r, valid])
-            window_offsets = offsets[r]
-            out.append(Reading(
-                start=window_offsets[i - first][0], end=window_offsets[j - first][1], score=score,
-                null=float(starts[r, 0] + ends[r, 0]), prob=float(math.exp(log_s[i] + log_e[j])),
-            ))
-        return out
+        room = self.max_length - 3 - len(q_ids)
+        return [self._read_one(q_ids, self._tokenizer.encode(text, add_special_tokens=False), room) for text in texts]
+
+    def _read_one(self, q_ids: list[int], enc, room: int) -> Reading:
+        ids = [self._cls, *q_ids, self._sep, *enc.ids[:room], self._sep]
+        first, n = len(q_ids) + 2, min(len(enc.ids), room)
+        types = np.zeros((1, len(ids)), dtype=np.int64)
+        types[0, first:] = 1
+        feed = {"input_ids": np.array([ids], dtype=np.int64), "attention_mask": np.ones((1, len(ids)), dtype=np.int64),
+                "token_type_ids": types}
+        starts, ends = (x[0] for x in self._session.run(None, feed))
+        null = float(starts[0] + ends[0])
+        if n == 0:
+            return Reading(0, 0, -math.inf, null, 0.0)
+        context = np.zeros(len(ids), dtype=bool)
+        context[first : first + n] = True
+        i, j, score = best_span(starts, ends, context, self.max_answer_tokens)
+        log_s, log_e = _log_softmax(starts), _log_softmax(ends)
+        return Reading(start=enc.offsets[i - first][0], end=enc.offsets[j - first][1], score=score, null=null,
+                       prob=float(math.exp(log_s[i] + log_e[j])))

@@ -1,12 +1,13 @@
-"""The shipped int8 reader, rewritten at load time to compute in float.
+"""The shipped int8 reader, made to give the same scores in any company and on any CPU.
 
 The file on disk is a dynamically quantized export (training/export.py): each MatMul became
-DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul. DynamicQuantizeLinear picks one activation scale for the
-whole padded batch, so a window's scores depended on the windows read beside it; and ONNX Runtime's u8s8 kernels
-saturate on AVX2 without VNNI, so they depended on the CPU too. Here every such chain becomes a float MatMul with
-the weight dequantized exactly ((q - zero_point) * scale, per output channel). The file stays 22 MB; the float
-weights (~42 MB) live only in memory. The embedding tables keep their int8 Gather + DequantizeLinear: that is a
-lookup, the same for any batch and any CPU.
+DynamicQuantizeLinear -> MatMulInteger -> Cast -> Mul. Two things made a window's scores move:
+- DynamicQuantizeLinear picks one activation scale for the whole padded batch, so a window's scores depended on
+  the windows read beside it. The reader now reads one window per run (qa/reader.py).
+- ONNX Runtime's u8s8 kernels saturate on AVX2 without VNNI, so scores depended on the CPU too.
+
+A float rewrite (each chain a float MatMul with the weight dequantized) fixed both, but cost 1.6-2x the integer
+graph. The integer graph with unsigned weights keeps the speed and fixes the second (BENCHMARKS.md, issue 17).
 """
 
 from __future__ import annotations
@@ -16,49 +17,22 @@ from pathlib import Path
 import numpy as np
 
 
-def float_reader(path: Path) -> bytes:
-    """The serialised float-compute graph of the int8 reader at path."""
+def unsigned_reader(path: Path) -> bytes:
+    """The shipped int8 reader with its weights and their zero points moved to uint8 (q + 128): the same numbers,
+    so the same model, but run by ONNX Runtime's u8u8 kernels, which widen both sides to 16 bits and never
+    saturate; its u8s8 kernels saturate on AVX2 without VNNI. Read one window per run (Reader.read), the activation
+    scale comes from that window alone. Measured against AVX2 (qemu -cpu Haswell): logits within 0.08, the same
+    spans; 7-bit signed weights, which should not saturate either, still moved logits by up to 1.1."""
     import onnx
     from onnx import numpy_helper
 
     model = onnx.load(str(path))
-    graph = model.graph
-    inits = {t.name: t for t in graph.initializer}
-    producer = {out: node for node in graph.node for out in node.output}
-    consumers: dict[str, list] = {}
-    for node in graph.node:
-        for name in node.input:
-            consumers.setdefault(name, []).append(node)
-
-    def only(name: str, op: str):
-        (node,) = consumers[name]
-        if node.op_type != op:
-            raise ValueError(f"{path}: expected {op} after {name}, found {node.op_type}")
-        return node
-
-    dropped, replaced, weights = set(), {}, []
-    for matmul in [n for n in graph.node if n.op_type == "MatMulInteger"]:
-        quantize = producer[matmul.input[0]]
-        cast = only(matmul.output[0], "Cast")
-        rescale = only(cast.output[0], "Mul")
-        scales = producer[rescale.input[1]]  # activation scale x weight scale
-        w_scale = next(n for n in scales.input if n in inits)
-        q = numpy_helper.to_array(inits[matmul.input[1]]).astype(np.float32)
-        zero = numpy_helper.to_array(inits[matmul.input[3]]).astype(np.float32)
-        weight = (q - zero) * numpy_helper.to_array(inits[w_scale]).astype(np.float32)
-        name = f"{matmul.input[1]}_dequantized"
-        weights.append(numpy_helper.from_array(weight, name))
-        # The float MatMul takes the rescale's place: its input is computed earlier, its output read later.
-        replaced[id(rescale)] = onnx.helper.make_node("MatMul", [quantize.input[0], name], [rescale.output[0]], name=f"{matmul.name}_float")
-        dropped.update(id(n) for n in (matmul, cast, scales))
-    nodes = [replaced.get(id(n), n) for n in graph.node if id(n) not in dropped]
-    used = {name for node in nodes for name in node.input}
-    nodes = [n for n in nodes if n.op_type != "DynamicQuantizeLinear" or n.output[0] in used]
-    used = {name for node in nodes for name in node.input}
-    del graph.node[:]
-    graph.node.extend(nodes)
-    live = [t for t in graph.initializer if t.name in used]
-    del graph.initializer[:]
-    graph.initializer.extend(live + weights)
+    inits = {t.name: t for t in model.graph.initializer}
+    for node in model.graph.node:
+        if node.op_type == "MatMulInteger":
+            for name in (node.input[1], node.input[3]):
+                signed = numpy_helper.to_array(inits[name])
+                if signed.dtype != np.int8:
+                    raise ValueError(f"{path}: expected int8 weights in {name}, found {signed.dtype}")
+                inits[name].CopyFrom(numpy_helper.from_array((signed.astype(np.int16) + 128).astype(np.uint8), name))
     return model.SerializeToString()
-

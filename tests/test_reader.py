@@ -15,33 +15,38 @@ def reader(settings) -> Reader:
     return Reader(settings.reader, threads=1)
 
 
-def test_float_reader_agrees_with_the_torch_model(reader, settings):
-    """check.npz holds the torch model's logits on tuning-split windows, saved at export (training/export.py); the
-    reader computes in float from the int8 weights, so it keeps closer to torch than the int8 graph did."""
+def test_reader_agrees_with_the_torch_model(reader, settings):
+    """check.npz holds the torch model's logits on tuning-split windows, saved at export (training/export.py). Read
+    one window per run as the reader does, the int8 graph stays close to them: 59 of 64 spans and a mean logit error
+    of 0.14 when this was written; the bounds leave room for another CPU's rounding, not for a broken graph (a
+    float reader reading garbage, or int8 weights read as uint8 without the shift, lands far outside them)."""
     check = np.load(settings.reader / "check.npz")
-    feed = {name: check[name] for name in ("input_ids", "attention_mask", "token_type_ids")}
-    starts, ends = reader._session.run(None, feed)
-    same = 0
-    for r in range(len(starts)):
-        context = (feed["token_type_ids"][r] == 1) & (feed["attention_mask"][r] == 1)
-        torch_span = best_span(check["start_logits"][r], check["end_logits"][r], context, 30)[:2]
-        same += best_span(starts[r], ends[r], context, 30)[:2] == torch_span
-    mask = feed["attention_mask"] == 1
-    assert np.abs(starts - check["start_logits"])[mask].mean() < 0.1
-    assert np.abs(ends - check["end_logits"])[mask].mean() < 0.1
-    assert same / len(starts) >= 0.85
+    same, errors = 0, []
+    for r in range(len(check["input_ids"])):
+        n = int(check["attention_mask"][r].sum())
+        feed = {name: check[name][r : r + 1, :n] for name in ("input_ids", "attention_mask", "token_type_ids")}
+        starts, ends = (x[0] for x in reader._session.run(None, feed))
+        context = check["token_type_ids"][r, :n] == 1
+        torch_span = best_span(check["start_logits"][r, :n], check["end_logits"][r, :n], context, 30)[:2]
+        same += best_span(starts, ends, context, 30)[:2] == torch_span
+        errors.append(np.abs(starts - check["start_logits"][r, :n]).mean())
+    assert np.mean(errors) < 0.4
+    assert same / len(errors) >= 0.8
 
 
-def test_reader_graph_has_no_activation_quantization(settings):
-    """DynamicQuantizeLinear set one scale per batch, and MatMulInteger ran u8s8 kernels that differ between AVX2 and
-    AVX-512 VNNI: neither is left in the graph the reader runs."""
+def test_reader_runs_no_saturating_integer_kernel(settings):
+    """ONNX Runtime's u8s8 kernels saturate on AVX2 without VNNI, so an int8 weight made a window's scores depend on
+    the CPU: every integer MatMul the reader runs takes uint8 weights (the u8u8 kernels widen to 16 bits first)."""
     import onnx
+    from onnx import TensorProto
 
-    from qa.reader_graph import float_reader
+    from qa.reader_graph import unsigned_reader
 
-    ops = {node.op_type for node in onnx.load_from_string(float_reader(settings.reader / "reader-int8.onnx")).graph.node}
-    assert "MatMul" in ops
-    assert not ops & {"DynamicQuantizeLinear", "MatMulInteger", "QLinearMatMul", "MatMulIntegerToFloat"}
+    graph = onnx.load_from_string(unsigned_reader(settings.reader / "reader-int8.onnx")).graph
+    types = {t.name: t.data_type for t in graph.initializer}
+    weights = [node.input[1] for node in graph.node if node.op_type == "MatMulInteger"]
+    assert len(weights) >= 36  # 6 layers x (4 attention + 2 feed-forward)
+    assert {types[w] for w in weights} == {TensorProto.UINT8}
 
 
 JET_SENTENCE = "Turkey and Russia were in a state of open tension, after Ankara shot down a Russian jet in November of 2015."
