@@ -94,7 +94,7 @@ def report_lines(found: AnswerSpan) -> list[str]:
         lines.append(f"  {g.value}")
         for s in g.sources:
             note = _report_notes(found, n, s)
-            lines.append(f"    - {s.outlet or s.title or s.id}, {s.published or 'date unknown'}, paragraph {s.paragraph}"
+            lines.append(f"    - {s.outlet or s.title or s.id}, {s.published or 'date unknown'}, {where_in_story(s.paragraph)}"
                          f"{f' ({note})' if note else ''} [{s.passage_id}]")
     return lines
 
@@ -182,3 +182,9 @@ def _one_line(text: str) -> str:
 def _md_text(text: str) -> str:
     """Link text that cannot close the link early."""
     return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def where_in_story(paragraph: int) -> str:
+    """A report's place in its article: paragraphs count from the story's first, so one before it is the headline
+    or standfirst."""
+    return f"paragraph {paragraph}" if paragraph >= 1 else "headline"

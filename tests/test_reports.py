@@ -175,3 +175,10 @@ def test_the_page_and_the_cli_show_what_the_sources_say(fixture_engine, tmp_path
     assert "The Ridgeway Post, 2025-03-14" in text.output and "(latest)" in text.output
     markdown = CliRunner().invoke(main, ["ask", FLIGHTS, "--index", str(fixture_engine.settings.index), "--format", "markdown"])
     assert "| value | outlet | date | note |" in markdown.output and "| 160 | The Ridgeway Post | 2025-03-14 |" in markdown.output
+
+
+def test_a_report_before_the_story_is_placed_in_the_headline():
+    """Paragraphs count from the story's first: the headline's sentence is not "paragraph -1"."""
+    from qa.render import where_in_story
+
+    assert [where_in_story(n) for n in (-1, 0, 1, 7)] == ["headline", "headline", "paragraph 1", "paragraph 7"]
