@@ -269,7 +269,7 @@ def test_200_writes_under_query_load_end_with_the_expected_articles(tmp_path):
     finally:
         stop.set()
         reader.join()
-    engine._merges.shutdown(wait=True)
+    engine.writer.wait()
     assert not failures and asked[0] > 0
     assert {a["id"] for a in engine.articles()} == expected
     assert set(IndexReader(root).article_index) == expected
