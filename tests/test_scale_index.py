@@ -112,7 +112,7 @@ def test_loads_memory_mapped(ivf_index):
 def test_int8_build_answers_jet_alike(tmp_path, engine):
     from click.testing import CliRunner
 
-    from qa.cli import main
+    from cli.main import main
 
     root = tmp_path / "int8"
     result = CliRunner().invoke(main, ["build", str(SEEDS), "--index", str(root), "--int8"])
