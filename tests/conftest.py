@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -63,3 +64,40 @@ def corpus(tmp_path) -> Path:
     folder = tmp_path / "corpus"
     shutil.copytree(SEEDS, folder)
     return folder
+
+
+def tricky_inputs(tmp_path: Path) -> tuple[list[Path], Path]:
+    """Inputs on which a build has a decision to take for every article, and the index they update: one article
+    unchanged, one changed, one deleted on purpose (a tombstone), one whose file is gone, one whose file has become
+    unreadable, and a new id given twice, in two files (the first copy wins). Returns the paths to build and the
+    index, built from the seeds before the changes."""
+    from index.build import build_index, delete_articles
+
+    docs, other = tmp_path / "docs", tmp_path / "other"
+    shutil.copytree(SEEDS, docs)
+    other.mkdir()
+    root = tmp_path / "index"
+    build_index([docs], root)
+    delete_articles(root, ["003_5c922709e45f6fd8"])
+    changed = docs / "001_ea2af11fa424174d.txt"
+    changed.write_text(changed.read_text() + "\n\nOfficials later counted 14 boats on the Varnett river.")
+    (docs / "002_c2cd96ef16f533c8.txt").unlink()
+    (docs / "004_ff300f254502d343.txt").write_bytes(bytes(range(256)) * 16)  # binary now: its old copy stays
+    (docs / "twin.txt").write_text("The first twin\n\nThe Quillhaven ferry carried 310 passengers on Monday.")
+    (other / "twin.txt").write_text("The second twin\n\nThe Quillhaven ferry carried 920 passengers on Friday.")
+    return [docs, other], root
+
+
+def build_outcome(report, root: Path) -> dict:
+    """Everything a build decided, as the report and the committed index show it, for comparing two builds."""
+    from index.store import IndexReader
+
+    view = IndexReader(root)
+    rows = np.flatnonzero(view.passage_mask(view.live_articles))
+    passages = [view.passage(int(row)) for row in rows]
+    order = np.argsort([p["id"] for p in passages])
+    return {"vectors": view.passage_vectors(rows)[order], "texts": sorted((p["id"], p["text"]) for p in passages),
+            "embedded": report.embedded, "reused": report.reused, "removed": report.removed, "kept": report.kept,
+            "skipped": report.skipped, "warnings": sorted(report.warnings), "articles": report.articles,
+            "passages": report.passages, "hashes": view.live_hashes(),
+            "tombstones": sorted(view.commit.tombstones)}
