@@ -40,6 +40,7 @@ test: $(STAMP)
 # fine-tune on SQuAD's training split, export to int8 ONNX, then fit the answer decision (qa/decide.py) and its
 # thresholds on SQuAD's tuning split, perturbed questions and news questions (training/decide.py, ~15 min).
 reader: $(STAMP)
+	$(PY) -m pip install -q -e ".[train]"
 	$(PY) -m training.reader
 	$(PY) -m training.export
 	$(PY) -m training.decide
@@ -54,7 +55,8 @@ eval: $(STAMP)
 	$(VENV)/bin/qa eval --squad ../shared/data/squad-v1.1-dev/dev-v1.1.json --split eval
 	$(PY) -m benchmarks.reader
 
-# Figures for BENCHMARKS.md, in one run (about 45 minutes on 2 cores; the 1M part needs ~8 GB of disk).
+# The speed and scale figures of BENCHMARKS.md, in one run (about 45 minutes on 2 cores; the 1M part needs ~8 GB of
+# disk). README's "Serving and speed" names the benchmarks this leaves out and how each is run.
 # Run from the project root: a `benchmarks` package from site-packages would shadow ours elsewhere.
 bench: $(STAMP) bench-deps
 	$(PY) -m benchmarks.latency

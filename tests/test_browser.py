@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
+from api.local import ThreadedServer
 from conftest import JET, ROOT, with_thresholds
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -27,33 +25,11 @@ SHOTS = ROOT / "var" / "screenshots"
 XSS = "<script>window.__xss = 1</script>"
 
 
-class _Server:
-    """uvicorn serving one app on a free loopback port, in a thread, for the length of a test module."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 30
-        while not self.server.started and time.time() < deadline:
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def site(settings, engine):
     from api.app import create_app
 
-    server = _Server(create_app(settings, engine))
+    server = ThreadedServer(create_app(settings, engine))
     yield server.url
     server.stop()
 
@@ -123,7 +99,7 @@ def test_an_uncertain_answer_looks_different_and_offers_no_citation(browser, set
 
     from api.app import create_app
 
-    server = _Server(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=0.0)))
+    server = ThreadedServer(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=0.0)))
     try:
         _ask(browser, server.url, JET)
         answer = browser.find_element(By.CSS_SELECTOR, ".answer")
@@ -153,7 +129,7 @@ def test_the_sources_table_shows_each_outlets_value_and_the_latest(browser, sett
     engine = Engine.open(replace(settings, index=index))
     # thresholds far below these sources' probabilities (0.88 to 0.92), so the marks do not sit on an edge
     engine = with_thresholds(engine, answered=0.3, uncertain=0.1, source_answered=0.3, source_kept=0.1)
-    server = _Server(create_app(engine.settings, engine))
+    server = ThreadedServer(create_app(engine.settings, engine))
     try:
         _ask(browser, server.url, "how many Skyfarer Air flights got cancelled at Penhallow?")
         table = browser.find_element(By.CSS_SELECTOR, ".reports")
@@ -198,7 +174,7 @@ def test_script_and_javascript_payloads_run_nothing(browser, tmp_path_factory):
                "text": f"The mayor said {XSS} the bridge would open in March 2021 after repairs."}
     (folder / "evil.jsonl").write_text(json.dumps(article) + "\n")
     build_index([folder / "evil.jsonl"], folder / "index")
-    server = _Server(create_app(Settings.from_env(index=folder / "index")))
+    server = ThreadedServer(create_app(Settings.from_env(index=folder / "index")))
     try:
         _ask(browser, server.url, XSS + " When will the bridge open?")
         assert browser.execute_script("return window.__xss") is None
@@ -232,7 +208,7 @@ def test_the_answer_box_names_its_source_and_links_to_the_original(browser, tmp_
 
     root = tmp_path_factory.mktemp("cited") / "index"
     build_index([ROOT / "tests" / "metadata_corpus"], root)
-    server = _Server(create_app(Settings.from_env(index=root)))
+    server = ThreadedServer(create_app(Settings.from_env(index=root)))
     try:
         _ask(browser, server.url, "By how much will water bills rise in May?")
         answer = browser.find_element(By.CSS_SELECTOR, ".answer")

@@ -116,11 +116,10 @@ def test_killed_encoder_actor_loses_nothing(cluster, tmp_path, monkeypatch):
 @pytest.fixture(scope="module")
 def served(cluster, tmp_path_factory):
     """The seeds as five one-article segments, served by Ray Serve with 2 shards x 2 replicas."""
-    import socket
-
     import httpx
     from ray import serve
 
+    from api.local import free_port
     from api.ray_serve import application
     from index.build import add_articles
     from index.documents import load_articles
@@ -128,9 +127,7 @@ def served(cluster, tmp_path_factory):
     root = tmp_path_factory.mktemp("served") / "ix"
     for article in load_articles([SEEDS]):
         add_articles(root, [article])
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     settings = Settings.from_env(index=root, write_token="ray-token")
     serve.run(application(settings, shards=2, replicas=2), name="qa", route_prefix="/")
