@@ -29,11 +29,12 @@ HOST ?= 127.0.0.1
 run: index
 	$(VENV)/bin/qa serve --host $(HOST) --port $(PORT)
 
-# The browser tests drive Debian's chromium; as root this installs it, otherwise they skip and say how.
+# The browser tests drive Debian's chromium and the load test runs wrk; as root this installs both, otherwise those
+# tests skip and say how. QA_REQUIRE_ALL=1 (set by .ci/run) makes any skip a failure.
 test: $(STAMP)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
-	  echo "browser tests will skip: apt-get install -y chromium chromium-driver"
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver wrk >/dev/null; } || \
+	  echo "browser or load tests will skip: apt-get install -y chromium chromium-driver wrk"
 	$(PY) -m pytest -q
 
 # The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (~85 min of training on 2 cores):

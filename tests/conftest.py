@@ -10,11 +10,33 @@ import numpy as np
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# In CI (.ci/run) the shared data, Ray, Chromium and wrk are all there, so a skip means something is missing that
+# should not be: QA_REQUIRE_ALL=1 turns every skip into a failure that gives the skip's reason.
+REQUIRE_ALL = os.environ.get("QA_REQUIRE_ALL") == "1"
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
 JET = "When did Turkey shoot down the Russian jet?"
+
+
+def _no_skip(report) -> None:
+    if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"skipped, and QA_REQUIRE_ALL=1 makes a skip a failure: {reason}"
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    _no_skip(outcome.get_result())
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    outcome = yield  # a module that skips as a whole (importorskip, a module-level skip) is skipped here
+    _no_skip(outcome.get_result())
 
 
 @pytest.fixture(scope="session")
