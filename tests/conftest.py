@@ -20,6 +20,13 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 JET = "When did Turkey shoot down the Russian jet?"
 
 
+def seed_questions() -> list[str]:
+    """The questions of tests/questions/seeds.jsonl, read as `qa eval` reads them."""
+    from qa.evaluate import load_questions
+
+    return [q.q for q in load_questions(ROOT / "tests" / "questions" / "seeds.jsonl")]
+
+
 def _no_skip(report) -> None:
     if REQUIRE_ALL and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -10,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import JET, ROOT, SEEDS
+from conftest import JET, SEEDS, seed_questions
 from index.commit import latest
 from index.store import IndexReader
 from qa.engine import Engine
@@ -18,7 +17,7 @@ from qa.settings import Settings
 
 ray = pytest.importorskip("ray", reason="Ray is an extra: pip install '.[ray]' (make test installs it)")
 
-QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "tests/questions/seeds.jsonl").read_text().splitlines()]
+QUESTIONS = seed_questions()
 
 
 def processes(title: str) -> list[int]:
