@@ -47,29 +47,27 @@ def _json(answer: Answer | Results) -> Response:
     return Response(answer.to_json(), media_type="application/json")
 
 
-@router.get("/ask", response_model=AskResponse, responses=ERRORS)
-async def ask_get(request: Request, asked: dict = Depends(question_query), engine: Engine = Depends(get_engine)) -> Response:
-    """The answer (answered, uncertain, or not stated) with its source and citation, and the top passages."""
-    return _json(await run(request, engine.ask, **asked))
+def _question_routes(path: str, method: str, model: type, description: str) -> None:
+    """GET `path` with the question in the query, and POST with it in a JSON body: the same Engine method."""
+
+    async def from_query(request: Request, asked: dict = Depends(question_query),
+                         engine: Engine = Depends(get_engine)) -> Response:
+        return _json(await run(request, getattr(engine, method), **asked))
+
+    async def from_body(request: Request, body: AskRequest, engine: Engine = Depends(get_engine)) -> Response:
+        return _json(await run(request, getattr(engine, method), **body.model_dump()))
+
+    for verb, endpoint, said in (("GET", from_query, description), ("POST", from_body,
+                                 f"As GET {path}, with the question in a JSON body.")):
+        router.add_api_route(path, endpoint, methods=[verb], response_model=model, responses=ERRORS, description=said,
+                             name=f"{method}_{verb.lower()}")
 
 
-@router.post("/ask", response_model=AskResponse, responses=ERRORS)
-async def ask_post(request: Request, body: AskRequest, engine: Engine = Depends(get_engine)) -> Response:
-    """As GET /ask, with the question in a JSON body."""
-    return _json(await run(request, engine.ask, **body.model_dump()))
-
-
+_question_routes("/ask", "ask", AskResponse,
+                 "The answer (answered, uncertain, or not stated) with its source and citation, and the top passages.")
 # The passages without the reader, for clients that only want them; same parameters, same passages.
-@router.get("/search", response_model=SearchResponse, responses=ERRORS)
-async def search_get(request: Request, asked: dict = Depends(question_query), engine: Engine = Depends(get_engine)) -> Response:
-    """The top passages with their sources and best sentences, without the reader (faster)."""
-    return _json(await run(request, engine.search, **asked))
-
-
-@router.post("/search", response_model=SearchResponse, responses=ERRORS)
-async def search_post(request: Request, body: AskRequest, engine: Engine = Depends(get_engine)) -> Response:
-    """As GET /search, with the question in a JSON body."""
-    return _json(await run(request, engine.search, **body.model_dump()))
+_question_routes("/search", "search", SearchResponse,
+                 "The top passages with their sources and best sentences, without the reader (faster).")
 
 
 @router.get("/outlets", response_model=OutletsOut)
