@@ -29,17 +29,19 @@ HOST ?= 127.0.0.1
 run: index
 	$(VENV)/bin/qa serve --host $(HOST) --port $(PORT)
 
-# The browser tests drive Debian's chromium; as root this installs it, otherwise they skip and say how.
+# The browser tests drive Debian's chromium and the load test runs wrk; as root this installs both, otherwise those
+# tests skip and say how. QA_REQUIRE_ALL=1 (set by .ci/run) makes any skip a failure.
 test: $(STAMP)
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
-	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
-	  echo "browser tests will skip: apt-get install -y chromium chromium-driver"
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && command -v wrk >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium chromium-driver wrk >/dev/null; } || \
+	  echo "browser or load tests will skip: apt-get install -y chromium chromium-driver wrk"
 	$(PY) -m pytest -q
 
 # The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (~85 min of training on 2 cores):
 # fine-tune on SQuAD's training split, export to int8 ONNX, then fit the answer decision (qa/decide.py) and its
 # thresholds on SQuAD's tuning split, perturbed questions and news questions (training/decide.py, ~15 min).
 reader: $(STAMP)
+	$(PY) -m pip install -q -e ".[train]"
 	$(PY) -m training.reader
 	$(PY) -m training.export
 	$(PY) -m training.decide
@@ -54,7 +56,8 @@ eval: $(STAMP)
 	$(VENV)/bin/qa eval --squad ../shared/data/squad-v1.1-dev/dev-v1.1.json --split eval
 	$(PY) -m benchmarks.reader
 
-# Figures for BENCHMARKS.md, in one run (about 45 minutes on 2 cores; the 1M part needs ~8 GB of disk).
+# The speed and scale figures of BENCHMARKS.md, in one run (about 45 minutes on 2 cores; the 1M part needs ~8 GB of
+# disk). README's "Serving and speed" names the benchmarks this leaves out and how each is run.
 # Run from the project root: a `benchmarks` package from site-packages would shadow ours elsewhere.
 bench: $(STAMP) bench-deps
 	$(PY) -m benchmarks.latency

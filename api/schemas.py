@@ -1,26 +1,13 @@
-"""Pydantic models for the HTTP contract; they mirror qa.answer so OpenAPI documents the JSON."""
+"""Pydantic models for the HTTP contract: the answers mirror qa.answer so OpenAPI documents the JSON; what a
+request may hold is the core's own rules (qa/checks.py), so OpenAPI states what the code enforces."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, BeforeValidator, Field, StrictInt, StrictStr
+from pydantic import BaseModel, Field
 
-from qa.checks import MAX_K, MAX_QUESTION
-
-
-def _whole(value: object) -> object:
-    """JSON Schema counts 2.0 as an integer, so the API takes it; 2.5, "2" and true are still refused."""
-    return int(value) if isinstance(value, float) and value.is_integer() else value
-
-
-class AskRequest(BaseModel):
-    question: StrictStr = Field(min_length=1, max_length=MAX_QUESTION)
-    k: Annotated[StrictInt, BeforeValidator(_whole)] = Field(5, ge=1, le=MAX_K)
-    outlet: StrictStr | None = None
-    since: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
-    until: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
-    sort: Literal["relevance", "date"] = Field("relevance", description="relevance, or date: newest first, undated last")
+from qa.checks import ArticleIn, ArticlesIn, AskRequest  # noqa: F401  (the request bodies, declared in the core)
 
 
 class SourceOut(BaseModel):
@@ -139,22 +126,6 @@ class ArticleText(SourceOut):
 
 class ErrorOut(BaseModel):
     error: str
-
-
-class ArticleIn(BaseModel):
-    """One article to add; `id` defaults to one made from the text, so posting the same text again replaces it."""
-
-    id: StrictStr | None = None
-    title: StrictStr | None = None
-    text: StrictStr = Field(min_length=1)
-    outlet: StrictStr | None = None
-    author: StrictStr | None = None
-    published: StrictStr | None = Field(None, json_schema_extra={"format": "date"})
-    url: StrictStr | None = None
-
-
-class ArticlesIn(BaseModel):
-    articles: list[ArticleIn] = Field(min_length=1, max_length=1000)
 
 
 class WriteOut(BaseModel):

@@ -84,7 +84,7 @@ def reuters_article(story: dict) -> dict:
 def qa_command() -> list[str]:
     """The installed `qa` script next to this interpreter, as a user runs it."""
     script = Path(sys.executable).with_name("qa")
-    return [str(script)] if script.is_file() else [sys.executable, "-m", "qa.cli"]
+    return [str(script)] if script.is_file() else [sys.executable, "-m", "cli.main"]
 
 
 def table(rows: list[tuple], header: tuple) -> str:

@@ -18,7 +18,6 @@ import http.client
 import json
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from typing import Iterator
 
 import numpy as np
 
+from api.local import free_port
 from benchmarks.common import PROJECT, machine, percentiles, qa_command, table, timed
 
 QUESTIONS = PROJECT / "tests" / "questions"
@@ -91,12 +91,6 @@ def passage_vectors(engine) -> np.ndarray:
 
 
 # --- the HTTP server --------------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Container
 
 from .errors import QAError
 from .files import within
 
 if TYPE_CHECKING:
-    from .build import BuildReport
+    from .plan import BuildReport
     from .documents import Article
     from .writer import IndexWriter
 
@@ -38,7 +38,7 @@ def skipped_note(report: "BuildReport", note: Callable[[str], None]) -> None:
              "to re-admit one on purpose: qa add --force PATH")
 
 
-def delete_gone(writer: "IndexWriter", live: dict[str, str], seen: set[str], unreadable: set[str],
+def delete_gone(writer: "IndexWriter", live: dict[str, str], seen: Container[str], unreadable: set[str],
                 note: Callable[[str], None], prefixes: list[str] | None = None, kept: list[str] | None = None) -> int:
     """Delete the indexed articles a build no longer finds; returns how many. Articles posted over HTTP (no file)
     and those of files that exist but could not be read this time are kept; so are those from files outside the

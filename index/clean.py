@@ -11,9 +11,7 @@ from __future__ import annotations
 import html
 import re
 import statistics
-from dataclasses import dataclass, field
-
-from .metadata import DATE_LINE, DATE_TEXT, DATELINE, MONTH, is_headline
+from .metadata import DATE_LINE, DATE_TEXT, DATELINE, MONTH, Cleaned, is_headline
 
 _FLAGS = re.IGNORECASE
 
@@ -58,15 +56,6 @@ OUTLET_DATE = re.compile(rf"^(?P<outlet>[A-Z][\w&'’.-]*+(\s++[A-Za-z&][\w&'’
 # February 28, 2020" where it stood. Above the headline the same shapes are page chrome (today's date).
 ATTRIBUTION = {"source", "date", "credit"}
 PUBLISHED = re.compile(r"^(published|posted|first published)( on)?\s*:?\s*(?P<value>.{6,60})$", _FLAGS)
-
-
-@dataclass
-class Cleaned:
-    """Cleaned text plus the metadata-bearing lines removed from it, each as (kind, value, before_body)."""
-
-    text: str
-    removed: list[tuple[str, str, bool]] = field(default_factory=list)
-    lead: int = 0  # paragraphs of `text` above the story (headline, standfirst): paragraph numbers start after them
 
 
 def normalise(raw: str) -> str:

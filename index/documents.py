@@ -207,6 +207,11 @@ def load_articles(
     return load_files(iter_files(paths, warn, unreadable), warn, unreadable)
 
 
+def repeated_id(article: "Article", first: str | None) -> str:
+    """The warning for a second article with an id already read: the first copy is kept (index/plan.py says why)."""
+    return f"skipped {article.path}: {first} has the same article id {article.id!r}; rename one"
+
+
 def load_files(
     files: Iterable[tuple[Path, Path]], warn: Warn | None = None, unreadable: Unreadable | None = None
 ) -> Iterator[Article]:
@@ -251,7 +256,7 @@ def load_files(
                 warn(f"{rel}: dropped url {article.url[:80]!r} of {article.id}: only http(s) links are kept")
                 article = replace(article, url=None)
             if article.id in seen:
-                warn(f"skipped {article.path}: {seen[article.id]} has the same article id {article.id!r}; rename one")
+                warn(repeated_id(article, seen[article.id]))
                 continue
             seen[article.id] = article.path
             yield article

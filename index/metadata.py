@@ -9,11 +9,8 @@ from __future__ import annotations
 import html
 import re
 from datetime import date, datetime
+from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from .clean import Cleaned
 
 # Whitespace runs are matched possessively (\s*+, \s++): what follows one never starts with a space, so giving
 # space back cannot help a match, and a line of thousands of spaces would otherwise backtrack for hours.
@@ -37,6 +34,18 @@ DATELINE = re.compile(
     r"(?P<date>[A-Z][a-z]{2,8}\.?\s++\d{1,2}(,\s*+\d{4})?\.?)?\s*+"
     r"(/(?P<slash>[A-Za-z][\w&-]{1,20})/|\((?P<paren>[A-Za-z][\w&' -]{1,20})\))\s*+[:\u2014\u2013-]"
 )
+
+
+# Declared here, not in clean.py, which makes it: metadata reads what cleaning removed, so the import runs one way.
+@dataclass
+class Cleaned:
+    """Cleaned text plus the metadata-bearing lines removed from it, each as (kind, value, before_body)."""
+
+    text: str
+    removed: list[tuple[str, str, bool]] = field(default_factory=list)
+    lead: int = 0  # paragraphs of `text` above the story (headline, standfirst): paragraph numbers start after them
+
+
 SOURCE_VALUE = re.compile(r"^(?P<outlet>[^,;|]{2,60}?)\s*(,\s*(?P<date>.*))?$")
 _HEADLINE_END = re.compile(r"[.:;,]$")
 
@@ -128,7 +137,7 @@ def _byline(value: str) -> tuple[str | None, str | None, str | None]:
     return author, outlet, published
 
 
-def extract_metadata(cleaned: "Cleaned") -> dict[str, str | None]:
+def extract_metadata(cleaned: Cleaned) -> dict[str, str | None]:
     """Title, outlet, author and published for a cleaned article; None where the text does not say."""
     outlet = published = author = None
     by_kind: dict[str, list[tuple[str, bool]]] = {}

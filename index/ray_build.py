@@ -1,33 +1,33 @@
-"""`qa build --ray ADDRESS`: the build's stages as a Ray Data pipeline, for corpora one machine cannot embed in time.
+"""`qa build --ray ADDRESS`: the build plan (index/plan.py) with its embedding stage as Ray Data pipelines, for
+corpora one machine cannot embed in time.
 
-    files -> read, clean, cut into passages (tasks) -> embed (an actor pool of ONNX encoders, one model load each)
-          -> write a segment per block (tasks) -> one commit on the driver, under the index's write lock
+    files -> read and clean (tasks) -> the plan decides on the driver, from each article's id, hash and path
+          -> cut into passages (tasks) -> embed (an actor pool of ONNX encoders, one model load each)
+          -> write a segment per block (tasks) -> the plan's one commit on the driver, under the write lock
 
-The result is the same index format as a local build: each block of articles is one segment, and lexical
-statistics are never computed on one node, since the query side sums each segment's postings over the live set
-(index/lexical.py). A failed job commits nothing, so the previous generation stays in service; segments its
-workers wrote are leftovers the next writer deletes.
+Workers read, but only the plan decides, in file order, exactly as in a local build. The result is the same index
+format: each block of articles is one segment, and lexical statistics are never computed on one node, since the
+query side sums each segment's postings over the live set (index/lexical.py). A failed job commits nothing, so the
+previous generation stays in service; segments its workers wrote are leftovers the next writer deletes.
 """
 
 from __future__ import annotations
 
 import os
 import pickle
-import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, NamedTuple
 
 import numpy as np
 
-from .files import given_prefix
-from .build import BuildReport, Planner, _Parts, delete_gone, finish, skipped_note
+from .chunks import Parts, Planner
 from .documents import load_files
 from .encoder import DEFAULT_MODEL, TokenCounter, open_encoder
 from .errors import QAError
 from .files import iter_files
 from .passages import PassageSpec
+from .plan import BuildPlan, BuildReport, run_build
 from .segment import write_segment
-from .writer import IndexWriter
 
 # Files per block at most, so per segment: enough to keep encoder batches full. A block is made of whole files, so a
 # corpus in one big .jsonl file is one block: split such files to spread them.
@@ -76,20 +76,28 @@ def connect(address: str, cpus: int | None = None) -> None:
         ray.init(address=address, runtime_env=env, log_to_driver=False)
 
 
-def _read(row: dict, live: dict[str, str], tombstones: dict[str, str], folder: str, spec: dict, dim: int) -> dict:
-    """A block of files read, cleaned and cut; unchanged articles (same hash as indexed) are only counted, and
-    articles deleted on purpose are left out."""
-    warnings, unreadable, seen, skipped = [], [], [], []
-    articles = []
-    for article in load_files([(Path(p), Path(b)) for p, b in row["files"]], warnings.append, unreadable.append):
-        seen.append(article.id)
-        if article.id in tombstones:
-            skipped.append(article.id)
-        elif live.get(article.id) != article.hash:
-            articles.append(article)
-    chunk = Planner(TokenCounter(Path(folder)), PassageSpec(**spec), dim).plan(0, articles) if articles else None
-    return {"chunk": pickle.dumps(chunk), "warnings": warnings, "unreadable": unreadable, "seen": seen,
-            "skipped": skipped}
+class Note(NamedTuple):
+    """A worker's note of an article it read: what the plan decides on, without the text."""
+
+    id: str
+    hash: str
+    path: str | None
+
+
+def _read(row: dict) -> dict:
+    """A block of files read and cleaned; the driver's plan decides which of its articles to embed."""
+    warnings, unreadable = [], []
+    articles = list(load_files([(Path(p), Path(b)) for p, b in row["files"]], warnings.append, unreadable.append))
+    return {"block": row["block"], "articles": pickle.dumps(articles), "warnings": warnings, "unreadable": unreadable,
+            "notes": pickle.dumps([Note(a.id, a.hash, a.path) for a in articles])}
+
+
+def _cut(row: dict, wanted: dict[int, list[int]], folder: str, spec: dict, dim: int) -> dict:
+    """The articles the plan wants from a block, cut into sentences and passages."""
+    articles = pickle.loads(row["articles"])
+    chosen = [articles[i] for i in wanted.get(int(row["block"]), [])]
+    chunk = Planner(TokenCounter(Path(folder)), PassageSpec(**spec), dim).plan(0, chosen) if chosen else None
+    return {"block": row["block"], "chunk": pickle.dumps(chunk)}
 
 
 class _Embed:
@@ -120,7 +128,7 @@ def _write(row: dict, root: str, dim: int, quantize: str | None) -> dict:
     out = {**row, "chunk": b"", "segment": "", "meta": "", "ids": []}
     if chunk is None:
         return out
-    parts = _Parts()
+    parts = Parts()
     parts.add(chunk)
     name, meta = write_segment(Path(root), parts.segment(dim), quantize)
     return {**out, "segment": name, "meta": pickle.dumps(meta), "ids": [a.id for a in chunk.articles]}
@@ -138,69 +146,60 @@ def build_on_ray(
     prune: bool = False,
 ) -> BuildReport:
     """Make the index at root match the files, as build_index does, with the work spread over a Ray cluster."""
+    paths = list(paths)
+
+    def embed(plan: BuildPlan) -> None:
+        files = [(str(p), str(b)) for p, b in iter_files(paths, plan.note, plan.unreadable.add)]
+        if files:
+            _embed_on_ray(plan, files, address, actors, model, quantize)
+
+    return run_build(paths, root, embed, model, spec, warn, quantize, prune)
+
+
+def _embed_on_ray(plan: BuildPlan, files: list[tuple[str, str]], address: str, actors: int, model: str,
+                  quantize: str | None) -> None:
     import ray
 
-    started = time.perf_counter()
-    report = BuildReport(path=Path(root))
-
-    def note(message: str) -> None:
-        report.warnings.append(message)
-        if warn:
-            warn(message)
-
-    unreadable: set[str] = set()
-    with IndexWriter(Path(root), model, spec, quantize, rebuild=True) as writer:
-        generation = writer.generation
-        files = [(str(p), str(b)) for p, b in iter_files(paths, note, unreadable.add)]
-        if not files:
-            raise QAError(f"no articles found in {', '.join(map(str, paths))}")
-        live = writer.live_hashes()
-        connect(address)
-        actors, resources, fewer = embed_plan(ray.cluster_resources(), actors)
-        if fewer:
-            note(fewer)
-        context = ray.data.DataContext.get_current()
-        context.execution_options.preserve_order = True  # segments in file order, as a local build lays them out
-        # At least four blocks per actor, so every actor has work and a slow block does not hold the job up.
-        per_block = max(1, min(BLOCK_FILES, -(-len(files) // (4 * actors))))
-        blocks = [{"files": files[i : i + per_block]} for i in range(0, len(files), per_block)]
-        settings = {"folder": str(writer.model_folder), "spec": spec.as_dict(), "dim": writer.dim}
-        try:
-            rows = (
-                ray.data.from_items(blocks, override_num_blocks=len(blocks))
-                .map(_read, fn_kwargs={"live": live, "tombstones": writer.tombstones, **settings})
-                .map_batches(_Embed, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
-                             **resources, fn_constructor_kwargs={"folder": settings["folder"], "model": model})
-                .map(_write, fn_kwargs={"root": str(root), "dim": writer.dim, "quantize": quantize})
-                .take_all()
-            )
-        except Exception as exc:  # noqa: BLE001  (any failure of the job: Ray wraps the worker's error)
-            raise QAError(f"the Ray build failed, nothing was committed and generation {generation} stays in "
-                          f"service: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}") from None
-        seen: set[str] = set()
-        added: set[str] = set()
-        if any(row["gpu_unused"] for row in rows):
-            note("a GPU node's onnxruntime has no CUDA provider (install onnxruntime-gpu there), so it embedded on CPU")
-        for row in rows:
+    writer, root = plan.writer, str(plan.writer.root)
+    connect(address)
+    actors, resources, fewer = embed_plan(ray.cluster_resources(), actors)
+    if fewer:
+        plan.note(fewer)
+    context = ray.data.DataContext.get_current()
+    context.execution_options.preserve_order = True  # blocks in file order: the plan decides in that order
+    # At least four blocks per actor, so every actor has work and a slow block does not hold the job up.
+    per_block = max(1, min(BLOCK_FILES, -(-len(files) // (4 * actors))))
+    blocks = [{"block": n, "files": files[i : i + per_block]} for n, i in enumerate(range(0, len(files), per_block))]
+    settings = {"folder": str(writer.model_folder), "spec": writer.spec.as_dict(), "dim": writer.dim}
+    try:
+        read = ray.data.from_items(blocks, override_num_blocks=len(blocks)).map(_read).materialize()
+        wanted: dict[int, list[int]] = {}
+        for row in read.select_columns(["block", "warnings", "unreadable", "notes"]).take_all():
             for message in row["warnings"]:
-                note(message)
-            unreadable.update(row["unreadable"])
-            duplicates = seen.intersection(row["seen"])
-            for article_id in sorted(duplicates):
-                note(f"two articles have the id {article_id!r}: the later one is indexed")
-            seen.update(row["seen"])
-            report.skipped.extend(row["skipped"])
-            if row["segment"]:
-                if not (Path(root) / row["segment"] / "segment.json").is_file():
-                    raise QAError(f"a Ray worker wrote segment {row['segment']} where this machine cannot see it: "
-                                  "the index folder must be on a file system every node shares")
-                meta = pickle.loads(row["meta"])
-                writer.register(row["segment"], meta, list(row["ids"]))
-                added.update(row["ids"])
-                report.embedded += meta["passages"]
-        report.reused = sum(writer.view.passage_count(i) for i in seen - added if i in live)
-        prefixes = None if prune else [given_prefix(p) for p in paths]
-        report.removed = delete_gone(writer, live, seen, unreadable, note, prefixes, report.kept)
-        writer.commit()
-    skipped_note(report, note)
-    return finish(report, started)
+                plan.note(message)
+            plan.unreadable.update(row["unreadable"])
+            wanted[int(row["block"])] = [i for i, note in enumerate(pickle.loads(row["notes"])) if plan.wants(note)]
+        if not any(wanted.values()):
+            return
+        rows = (
+            read.map(_cut, fn_kwargs={"wanted": wanted, **settings})
+            .map_batches(_Embed, batch_size=1, compute=ray.data.ActorPoolStrategy(size=actors),
+                         **resources, fn_constructor_kwargs={"folder": settings["folder"], "model": model})
+            .map(_write, fn_kwargs={"root": root, "dim": writer.dim, "quantize": quantize})
+            .take_all()
+        )
+    except QAError:
+        raise  # the plan's own refusal (NameClash), with its message
+    except Exception as exc:  # noqa: BLE001  (any failure of the job: Ray wraps the worker's error)
+        raise QAError(f"the Ray build failed, nothing was committed and generation {writer.generation} stays in "
+                      f"service: {type(exc).__name__}: {str(exc).strip().splitlines()[-1][:300]}") from None
+    if any(row["gpu_unused"] for row in rows):
+        plan.note("a GPU node's onnxruntime has no CUDA provider (install onnxruntime-gpu there), so it embedded on CPU")
+    for row in sorted(rows, key=lambda r: r["block"]):
+        if row["segment"]:
+            if not (Path(root) / row["segment"] / "segment.json").is_file():
+                raise QAError(f"a Ray worker wrote segment {row['segment']} where this machine cannot see it: "
+                              "the index folder must be on a file system every node shares")
+            meta = pickle.loads(row["meta"])
+            writer.register(row["segment"], meta, list(row["ids"]))
+            plan.report.embedded += meta["passages"]

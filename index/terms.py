@@ -5,11 +5,16 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-from bm25s.stopwords import STOPWORDS_EN
-
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Lucene's English stop words (EnglishAnalyzer.ENGLISH_STOP_WORDS_SET; bm25s ships the same 33 as STOPWORDS_EN).
+# Written out, not imported: they decide which terms a segment stores, so they are part of the index format, and
+# a dependency's new release must not change them under segments already written.
+LUCENE_ENGLISH = (
+    "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of",
+    "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with",
+)
 # Question and auxiliary words carry no topic; leaving them in makes BM25 favour chatty passages.
-STOPWORDS = frozenset(STOPWORDS_EN) | {
+STOPWORDS = frozenset(LUCENE_ENGLISH) | {
     "who", "whom", "whose", "what", "when", "where", "which", "why", "how", "did", "do", "does", "has",
     "have", "had", "s", "can", "could", "would", "should", "its", "it's", "from", "about", "been", "were",
     "was", "many", "much",

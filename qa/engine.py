@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from dataclasses import replace
 from datetime import date
@@ -16,8 +15,8 @@ from index.terms import terms
 import numpy as np
 
 from .answer import Answer, AnswerSpan, Filtered, Passage, Results, Source, TermOverlap, citation
-from .checks import ARTICLE_ID, ARTICLE_ID_RULE, check_k, check_question, check_sort, encodable, parse_date
-from .errors import ArticleNotFound, BadFilter, BadQuestion
+from .checks import check_article_id, check_k, check_question, check_sort, encodable, parse_date
+from .errors import ArticleNotFound, BadFilter
 from .decide import Decision, Evidence, Option, features
 from .reader import Reader
 from .picks import Pick, pick_passages
@@ -25,6 +24,7 @@ from .reports import citations, corroboration, gather, paragraph_of, report
 from .search import DEPTH, hybrid_search
 from .shards import ShardedIndex, ShardedView
 from .settings import Settings
+from .writes import Writer, parse_articles
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ class Engine:
         self.decision = decision or Decision.load(settings.reader)
         self.settings = settings
         self._outlets: tuple[int, dict] | None = None
-        self._write_lock = threading.Lock()
-        self._writer_encoder: tuple[tuple[str, str], Encoder] | None = None
-        self._merges = None
+        self.writer = Writer(settings.index, background=True)  # HTTP's writes: the same writer as `qa add`
 
     def view(self) -> IndexReader | ShardedView:
         """The newest generation of the index."""
@@ -237,50 +235,26 @@ class Engine:
     def add(self, body: object, force: bool = False) -> dict:
         """Add or replace the posted article(s) in one commit: {"ids", "generation"} once it is durable. Articles
         deleted earlier are refused (409) unless `force` re-admits them."""
-        from index.build import add_articles
-
-        from .writes import parse_articles
-
-        articles = parse_articles(body)
-        ids, generation = add_articles(self.settings.index, articles, encoder=self._passage_encoder(), force=force)
-        self._merge_soon()
+        ids, generation = self.writer.add(parse_articles(body), force=force)
         return {"ids": ids, "generation": generation}
 
     def delete(self, article_id: str) -> dict:
         """Delete one article in one commit; ArticleNotFound when no live article has the id."""
-        from index.build import delete_articles
-
-        if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
-            raise BadQuestion(ARTICLE_ID_RULE)
-        missing, generation = delete_articles(self.settings.index, [article_id])
+        missing, generation = self.writer.delete([check_article_id(article_id)])
         if missing:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
-        self._merge_soon()
         return {"deleted": [article_id], "generation": generation}
 
-    def _passage_encoder(self) -> Encoder:
-        """The float32 encoder builds use, loaded on the first write and kept: it costs more than embedding one
-        article."""
-        from index.commit import latest
-
-        commit = latest(self.settings.index)  # the index folder itself: a sharded engine has no local view
-        key = (commit.model_dir, commit.model["name"])  # a rebuild with another model brings another folder
-        with self._write_lock:
-            if self._writer_encoder is None or self._writer_encoder[0] != key:
-                self._writer_encoder = (key, open_encoder(self.settings.index / commit.model_dir, commit.model["name"]))
-            return self._writer_encoder[1]
-
-    def _merge_soon(self) -> None:
-        """Let the merge policy run in the background: searches never wait for a merge, and the next write only
-        waits for the lock while a merge commits."""
-        from concurrent.futures import ThreadPoolExecutor
-
-        from index.merge import merge
-
-        with self._write_lock:
-            if self._merges is None:
-                self._merges = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-merge")
-            self._merges.submit(merge, self.settings.index).add_done_callback(_log_failure)
+    def health(self) -> dict:
+        """ok or degraded, the generation served, its segments and the article, passage and sentence counts."""
+        manifest = self.view().manifest
+        shards = {"shards": manifest["shards"]} if "shards" in manifest else {}  # on Ray: each shard's generation
+        # A newest generation that cannot be opened: the last good one is served, and this says which and why.
+        problem = getattr(self.live, "problem", None)
+        newest = {"newest": problem} if problem else {}
+        return {"status": "degraded" if problem else "ok", "model": manifest["model"]["name"],
+                "generation": manifest["generation"], "segments": manifest["segments"], **manifest["counts"],
+                **shards, **newest}
 
     def articles(self) -> list[dict]:
         """Id, title, outlet, author, published, url and path of every article."""
@@ -295,18 +269,10 @@ class Engine:
 
     def article(self, article_id: str) -> dict:
         """One article's metadata and the exact text passage offsets refer to."""
-        if not isinstance(article_id, str) or not ARTICLE_ID.match(article_id):
-            raise BadQuestion(ARTICLE_ID_RULE)
-        found = self.view().article(article_id)
+        found = self.view().article(check_article_id(article_id))
         if found is None:
             raise ArticleNotFound(f"no article with id {article_id!r}; GET /articles lists them")
         return found
-
-
-def _log_failure(future) -> None:
-    """A background merge that failed leaves the index as it was; the log says why."""
-    if future.exception() is not None:
-        log.warning("background merge failed: %s", future.exception())
 
 
 def _count_outlets(articles: list[dict]) -> dict:

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from .checks import encodable, parse_date
+from .checks import check_page, encodable, parse_date
 from .errors import BadFilter
-
-MAX_LIMIT = 1000
-
-
-def check_page(limit: int | None, offset: int) -> None:
-    """BadFilter unless limit is 1-MAX_LIMIT (or None: all) and offset is 0 or more."""
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT):
-        raise BadFilter(f"limit must be an integer from 1 to {MAX_LIMIT}")
-    if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
-        raise BadFilter("offset must be an integer of 0 or more")
 
 
 def select(articles: list[dict], outlet: str | None = None, since: str | date | None = None,

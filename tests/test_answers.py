@@ -2,31 +2,34 @@
 
 import pytest
 
-from conftest import SEEDS, JET
+from conftest import SEEDS, JET, with_thresholds
 
-# Shown spans that are the answer too, as SQuAD lists several gold answers for one question.
-ALSO_RIGHT = {"Geneva": {"in Geneva"}}
+
+@pytest.fixture(scope="module")
+def spans(engine):
+    """The engine with the span bar at each end, so both ways an answer shows are checked, whatever the shipped bar
+    (the jet question's span, both ways, is in tests/test_decide.py)."""
+    return {"shown": with_thresholds(engine, span=0.0), "hidden": with_thresholds(engine, span=1.01)}
 
 
 @pytest.mark.parametrize(
     "question, span",
     [
-        (JET, "November of 2015"),
         ("How many Turkish soldiers were killed in the airstrike?", "33"),
         ("In which city did Russian, US and Turkish military chiefs meet?", "Antalya"),
         ("When did Erdogan say Ankara was ready to use all its military strength?", "February 19"),
-        ("Where does the Syrian Constitutional Committee work?", "Geneva"),
+        # the reader's span takes the preposition (at the shipped bar its probability keeps it hidden)
+        ("Where does the Syrian Constitutional Committee work?", "in Geneva"),
     ],
 )
-
-def test_answer_sentence_holds_the_answer_and_a_shown_span_is_it(engine, question, span):
-    """The short answer is shown only above the calibrated threshold; when it is, it must be the answer."""
-    result = engine.ask(question)
-    answer = result.answer
-    assert answer is not None and span in answer.sentence
-    assert answer.text in {None, span, *ALSO_RIGHT.get(span, ())}
-    if answer.text:
-        assert result.passages[0].text[answer.start : answer.end] == answer.text
+def test_answer_sentence_holds_the_answer_and_a_shown_span_is_it(spans, question, span):
+    """The answer sentence holds the answer; a shown short answer is exactly it, marked at its place in the top
+    passage; a hidden one leaves the sentence as the answer."""
+    shown = spans["shown"].ask(question)
+    assert shown.answer is not None and span in shown.answer.sentence
+    assert shown.answer.text == span == shown.passages[0].text[shown.answer.start : shown.answer.end]
+    hidden = spans["hidden"].ask(question).answer
+    assert hidden.text is None and hidden.start is None and hidden.sentence == shown.answer.sentence
 
 
 def test_unanswerable_questions_say_so(engine):
@@ -55,6 +58,9 @@ def test_jet_corroborated_by_second_outlet(settings, engine):
     assert top["source"]["id"] == "000_57d2e1b9fe295f13"
     assert [c["source"]["id"] for c in top["also_in"]] == ["002_c2cd96ef16f533c8"]
     assert "2015" in top["also_in"][0]["text"]
+    # and it is that bar that lets The Independent in: above every source's probability, nobody corroborates
+    barred = with_thresholds(engine, source_kept=1.01).ask(JET)
+    assert barred.answer.status == "answered" and barred.passages[0].also_in == []
 
 
 def test_no_two_results_highlight_the_same_sentence(engine):

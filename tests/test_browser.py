@@ -7,12 +7,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import threading
-import time
 
 import pytest
 
+from api.local import ThreadedServer
 from conftest import JET, ROOT, with_thresholds
 
 CHROMIUM, DRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -27,33 +25,11 @@ SHOTS = ROOT / "var" / "screenshots"
 XSS = "<script>window.__xss = 1</script>"
 
 
-class _Server:
-    """uvicorn serving one app on a free loopback port, in a thread, for the length of a test module."""
-
-    def __init__(self, app) -> None:
-        import uvicorn
-
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning"))
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.time() + 30
-        while not self.server.started and time.time() < deadline:
-            time.sleep(0.05)
-        self.url = f"http://127.0.0.1:{self.port}"
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(10)
-
-
 @pytest.fixture(scope="module")
 def site(settings, engine):
     from api.app import create_app
 
-    server = _Server(create_app(settings, engine))
+    server = ThreadedServer(create_app(settings, engine))
     yield server.url
     server.stop()
 
@@ -100,7 +76,9 @@ def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
 
     _ask(browser, site, JET)
     answer = browser.find_element(By.CSS_SELECTOR, ".answer")
-    assert "November of 2015" in answer.text  # the short span, or the sentence when the span is not sure enough
+    # The span is shown (its probability 0.97 against the shipped bar of 0.73), in the box and marked in the top
+    # passage; a hidden one is checked with the uncertain answer below.
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, "b.span")] == ["November of 2015"] * 2
     assert "Arutz Sheva" in answer.text and "Putin and Erdogan agree" in answer.text
     assert "Answered" in answer.text and "likely right" in answer.text
     assert "Arutz Sheva" in browser.find_element(By.ID, "citation").text
@@ -112,8 +90,7 @@ def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
     # A shown span splits the sentence's marking in pieces (before, the bold span, after): read them all.
     marked = "".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, ".article-text mark"))
     assert "Ankara shot down" in marked and "November of 2015" in marked
-    shown = browser.find_elements(By.CSS_SELECTOR, "mark b.span")
-    assert [e.text for e in shown] in ([], ["November of 2015"])
+    assert [e.text for e in browser.find_elements(By.CSS_SELECTOR, ".article-text b.span")] == ["November of 2015"]
     assert "/tmp" not in browser.find_element(By.CSS_SELECTOR, ".source").text
     browser.save_screenshot(str(SHOTS / "reading.png"))
 
@@ -123,7 +100,7 @@ def test_an_uncertain_answer_looks_different_and_offers_no_citation(browser, set
 
     from api.app import create_app
 
-    server = _Server(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=0.0)))
+    server = ThreadedServer(create_app(settings, with_thresholds(engine, answered=1.01, uncertain=0.0, span=1.01)))
     try:
         _ask(browser, server.url, JET)
         answer = browser.find_element(By.CSS_SELECTOR, ".answer")
@@ -132,6 +109,7 @@ def test_an_uncertain_answer_looks_different_and_offers_no_citation(browser, set
         assert "November of 2015" in answer.text
         assert not browser.find_elements(By.ID, "copy-citation") and not browser.find_elements(By.ID, "citation")
         assert answer.value_of_css_property("border-left-style") == "dashed"
+        assert not browser.find_elements(By.CSS_SELECTOR, "b.span")  # no short answer anywhere: the sentence is it
         SHOTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(SHOTS / "uncertain.png"))
     finally:
@@ -153,7 +131,7 @@ def test_the_sources_table_shows_each_outlets_value_and_the_latest(browser, sett
     engine = Engine.open(replace(settings, index=index))
     # thresholds far below these sources' probabilities (0.88 to 0.92), so the marks do not sit on an edge
     engine = with_thresholds(engine, answered=0.3, uncertain=0.1, source_answered=0.3, source_kept=0.1)
-    server = _Server(create_app(engine.settings, engine))
+    server = ThreadedServer(create_app(engine.settings, engine))
     try:
         _ask(browser, server.url, "how many Skyfarer Air flights got cancelled at Penhallow?")
         table = browser.find_element(By.CSS_SELECTOR, ".reports")
@@ -198,7 +176,7 @@ def test_script_and_javascript_payloads_run_nothing(browser, tmp_path_factory):
                "text": f"The mayor said {XSS} the bridge would open in March 2021 after repairs."}
     (folder / "evil.jsonl").write_text(json.dumps(article) + "\n")
     build_index([folder / "evil.jsonl"], folder / "index")
-    server = _Server(create_app(Settings.from_env(index=folder / "index")))
+    server = ThreadedServer(create_app(Settings.from_env(index=folder / "index")))
     try:
         _ask(browser, server.url, XSS + " When will the bridge open?")
         assert browser.execute_script("return window.__xss") is None
@@ -232,7 +210,7 @@ def test_the_answer_box_names_its_source_and_links_to_the_original(browser, tmp_
 
     root = tmp_path_factory.mktemp("cited") / "index"
     build_index([ROOT / "tests" / "metadata_corpus"], root)
-    server = _Server(create_app(Settings.from_env(index=root)))
+    server = ThreadedServer(create_app(Settings.from_env(index=root)))
     try:
         _ask(browser, server.url, "By how much will water bills rise in May?")
         answer = browser.find_element(By.CSS_SELECTOR, ".answer")

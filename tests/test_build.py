@@ -112,3 +112,20 @@ def test_broken_files_skipped_with_named_warning(tmp_path):
     text = "\n".join(warnings)
     assert "empty.txt" in text and "bin.txt" in text and "bad.jsonl line 2" in text and "bad.jsonl line 3" in text
     assert report.articles == 3  # ok.md, latin.txt (latin-1 fallback), j1
+
+
+def test_the_build_plan_decides_each_tricky_input(tmp_path):
+    """What a build decides for each kind of input (tests/test_ray.py checks that a Ray build decides the same)."""
+    from conftest import build_outcome, tricky_inputs
+
+    paths, root = tricky_inputs(tmp_path)
+    got = build_outcome(build_index(paths, root), root)
+    assert got["skipped"] == ["003_5c922709e45f6fd8"] and got["tombstones"] == ["003_5c922709e45f6fd8"]
+    assert got["removed"] == 1 and "002_c2cd96ef16f533c8" not in got["hashes"]
+    assert {"000_57d2e1b9fe295f13", "001_ea2af11fa424174d", "004_ff300f254502d343", "twin"} == set(got["hashes"])
+    assert "skipped other/twin.txt: docs/twin.txt has the same article id 'twin'; rename one" in got["warnings"]
+    assert any("kept the indexed copy of 004_ff300f254502d343" in w for w in got["warnings"])
+    twin = " ".join(text for pid, text in got["texts"] if pid.startswith("twin:"))
+    assert "310 passengers" in twin and "920" not in twin  # the first copy, in file order
+    assert any("14 boats" in text for pid, text in got["texts"] if pid.startswith("001_"))
+    assert got["reused"] > 0 and got["embedded"] > 0  # 000 and 004 reused; 001 and the twin embedded

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import JET
-from qa.cli import main
+from cli.main import main
 
 
 @pytest.fixture()
@@ -53,11 +53,11 @@ def test_bad_input_is_one_line(run, args, message):
 
 
 def test_missing_default_index_is_built_from_seeds(tmp_path, monkeypatch):
-    import qa.cli
+    import cli.common
     from qa.settings import Settings
 
     # the default location, as if never built
-    monkeypatch.setattr(qa.cli, "_settings", lambda index, model=None: Settings.from_env(index=index or tmp_path / "default"))
+    monkeypatch.setattr(cli.common, "settings", lambda index, model=None: Settings.from_env(index=index or tmp_path / "default"))
     result = CliRunner().invoke(main, ["ask", JET, "-k", "1"], env={"QA_INDEX": ""})
     assert result.exit_code == 0, result.output
     assert "building one from" in result.output and "November of 2015" in result.output

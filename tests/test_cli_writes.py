@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from conftest import SEEDS
 from index.build import build_index
 from index.commit import latest
-from qa.cli import main
+from cli.main import main
 
 
 @pytest.fixture()

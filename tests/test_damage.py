@@ -17,7 +17,7 @@ from conftest import SEEDS
 from index.build import build_index, delete_articles
 from index.commit import latest
 from index.store import LiveIndex
-from qa.cli import main
+from cli.main import main
 from qa.engine import Engine
 from qa.settings import Settings
 

@@ -184,7 +184,7 @@ def test_cli_shows_the_state_and_refuses_to_cite_an_uncertain_answer(settings, e
 
     from click.testing import CliRunner
 
-    from qa.cli import main
+    from cli.main import main
 
     folder = tmp_path / "reader"
     folder.mkdir()

@@ -149,23 +149,12 @@ def test_the_page_policy_allows_exactly_the_inline_style_it_serves(client):
 @pytest.fixture(scope="module")
 def server(client):
     """A real uvicorn with the protocol class `qa serve` uses, a short head deadline for the test."""
-    import uvicorn
-
     class Quick(GuardedHttpTools):
         HEAD_TIMEOUT = 0.5
         MAX_HEAD = 4096
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, http=Quick, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield port
-    server.should_exit = True
-    thread.join(10)
+    with ThreadedServer(client.app, http=Quick, log_level="error") as running:
+        yield running.port
 
 
 def _raw(port: int, data: bytes, wait: float = 5.0) -> bytes:

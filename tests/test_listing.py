@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import JET
-from qa.cli import main
+from cli.main import main
 
 
 def test_articles_filter_and_page(client):

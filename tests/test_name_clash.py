@@ -5,7 +5,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from index.store import IndexReader
-from qa.cli import main
+from cli.main import main
 
 
 def _story(folder, name: str, text: str):

@@ -14,7 +14,7 @@ atexit.register(lambda: print("LOADED=" + json.dumps([m for m in {HEAVY!r} if m 
 """
 ASK = REPORT + """
 sys.argv = ["qa", "ask", sys.argv[1], "--index", sys.argv[2], "-k", "3"]
-from qa.cli import main
+from cli.main import main
 main()
 """
 HTTP = REPORT + """

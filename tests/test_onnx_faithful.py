@@ -12,10 +12,16 @@ import random
 import numpy as np
 import pytest
 
-from conftest import ROOT, SHARED_DATA
+from conftest import SHARED_DATA, seed_questions
 
 SQUAD = SHARED_DATA / "squad-v1.1-dev" / "dev-v1.1.json"
-MIN_COSINE = 0.999
+# Set from what each model must do, not from one machine's figures (BENCHMARKS.md: 0.9999996 and 0.9994):
+# - model.onnx is the same float32 network in another runtime, so only rounding may differ (~1e-6 here); a wrong
+#   export (pooling, normalisation, truncation length) lands below 0.99.
+# - model-q8.onnx must rank as the float model does; that is checked directly (same top-5 on every seed question).
+#   Its cosine guards texts beyond those questions against a broken quantisation (dynamic int8 gave 0.955-0.987),
+#   with room for ONNX Runtime's 8-bit kernels, which differ between instruction sets (AVX2, AVX-512, VNNI).
+MIN_COSINE = {"model.onnx": 0.99999, "model-q8.onnx": 0.995}
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +40,11 @@ def encoders(request, seeds_index, torch_encoder):
 
     folder = IndexReader(seeds_index).model_folder
     assert (folder / request.param).is_file()
-    return OnnxEncoder(folder, file=request.param), torch_encoder
+    return OnnxEncoder(folder, file=request.param), torch_encoder, MIN_COSINE[request.param]
 
 
 def _cosines(encoders, texts: list[str]) -> np.ndarray:
-    onnx, torch = encoders
+    onnx, torch, _ = encoders
     return np.sum(onnx.encode(texts) * torch.encode(texts), axis=1)
 
 
@@ -47,7 +53,7 @@ def test_seed_sentences_match(encoders, engine):
     texts = [view.text(int(offset) + int(a))[int(s) : int(e)]
              for segment, offset in zip(view.segments, view.article_offsets) for a, s, e in np.asarray(segment.units)]
     assert len(texts) > 50
-    assert _cosines(encoders, texts).min() >= MIN_COSINE
+    assert _cosines(encoders, texts).min() >= encoders[2]
 
 
 def squad_sample(n_questions: int = 80, n_paragraphs: int = 10, seed: int = 4) -> list[str]:
@@ -61,20 +67,14 @@ def squad_sample(n_questions: int = 80, n_paragraphs: int = 10, seed: int = 4) -
 
 
 def test_squad_sample_matches(encoders):
-    assert _cosines(encoders, squad_sample()).min() >= MIN_COSINE
-
-
-def _seed_questions() -> list[str]:
-    from qa.evaluate import load_questions
-
-    return [q.q for q in load_questions(ROOT / "tests" / "questions" / "seeds.jsonl")]
+    assert _cosines(encoders, squad_sample()).min() >= encoders[2]
 
 
 def test_same_index_same_top5(encoders, engine):
     from qa.engine import Engine
 
-    onnx_engine, torch_engine = (Engine(engine.live, encoder, engine.reader, engine.settings) for encoder in encoders)
-    for question in _seed_questions():
+    onnx_engine, torch_engine = (Engine(engine.live, encoder, engine.reader, engine.settings) for encoder in encoders[:2])
+    for question in seed_questions():
         onnx_top = [p.id for p in onnx_engine.search(question, k=5).passages]
         torch_top = [p.id for p in torch_engine.search(question, k=5).passages]
         assert onnx_top == torch_top, question
@@ -96,7 +96,7 @@ def test_int8_query_encoder_is_close_and_finds_the_same_top_passage(engine):
 
     folder = engine.view().model_folder
     exact, fast = OnnxEncoder(folder, threads=1), OnnxEncoder(folder, threads=1, file=INT8_FILE)
-    questions = _seed_questions()
+    questions = seed_questions()
     assert np.sum(exact.encode(questions) * fast.encode(questions), axis=1).min() >= 0.98
     int8_engine = Engine(engine.live, fast, engine.reader, engine.settings)
     same = sum(engine.search(q).passages[0].id == int8_engine.search(q).passages[0].id for q in questions)

@@ -18,7 +18,7 @@ from index.documents import Article
 from index.errors import BadIndex
 from index.merge import merge
 from index.store import IndexReader
-from qa.cli import main
+from cli.main import main
 
 JET_ID = "000_57d2e1b9fe295f13"
 USER_FILES = ["models/w.txt", "seg-photos/p.jpg", "current_budget.xlsx", "v-2.0-notes.md", ".tmp-draft",

@@ -165,7 +165,7 @@ def test_the_page_and_the_cli_show_what_the_sources_say(fixture_engine, tmp_path
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from qa.cli import main
+    from cli.main import main
 
     page = TestClient(create_app(fixture_engine.settings, _sure(fixture_engine))).get("/", params={"q": FLIGHTS})
     assert "What the sources say" in page.text and "Sources differ" in page.text

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 
 import pytest
 
-from conftest import JET, ROOT, SEEDS
+from conftest import JET, SEEDS, seed_questions
 from index.build import add_articles, delete_articles
 from index.documents import load_articles
 from index.store import LiveIndex
@@ -14,7 +13,7 @@ from qa.engine import Engine
 from qa.settings import Settings
 from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_summary
 
-QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "tests/questions/seeds.jsonl").read_text().splitlines()]
+QUESTIONS = seed_questions()
 
 
 class Done:

@@ -6,6 +6,8 @@ import json
 
 import click
 
+from .common import INDEX_HELP
+
 
 @click.command()
 @click.option("--outlet", help="Only this outlet (case-insensitive).")
@@ -14,16 +16,17 @@ import click
 @click.option("--limit", type=int, default=50, show_default=True, help="At most this many, 1-1000.")
 @click.option("--offset", type=int, default=0, show_default=True, help="Skip this many matching articles first.")
 @click.option("--json", "as_json", is_flag=True, help="The JSON GET /articles gives, with the total.")
-@click.option("--index", "index", help="Index directory (default: $QA_INDEX or var/index).")
+@click.option("--index", "index", help=INDEX_HELP)
 def articles(outlet: str | None, since: str | None, until: str | None, limit: int, offset: int, as_json: bool,
              index: str | None) -> None:
     """List the indexed articles: id, title, outlet, author and date."""
-    from .cli import _builds_seeds, _echo_err, _settings
-    from .engine import Engine
-    from .listing import check_page, select, unknown_outlet
+    from qa.checks import check_page
+    from qa.listing import select, unknown_outlet
+
+    from .common import open_engine
 
     check_page(limit, offset)
-    engine = Engine.open(_settings(index), build_missing=_builds_seeds(index), notify=_echo_err)
+    engine = open_engine(index)
     page = select(engine.articles(), outlet, since, until, limit, offset)
     if not page["total"]:
         problem = unknown_outlet(outlet, engine.outlets())
