@@ -12,7 +12,7 @@ from index.documents import load_articles
 from index.store import LiveIndex
 from qa.engine import Engine
 from qa.settings import Settings
-from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_summary
+from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_frequencies, shard_summary
 
 QUESTIONS = [json.loads(line)["q"] for line in (ROOT / "tests/questions/seeds.jsonl").read_text().splitlines()]
 
@@ -36,6 +36,7 @@ class LocalShard:
     def __call__(self, method, *args):
         view = self.live.view()
         calls = {"summary": lambda: shard_summary(view), "candidates": lambda: shard_candidates(view, *args),
+                 "frequencies": lambda: shard_frequencies(view, *args),
                  "articles": view.live_articles_list, "article": lambda: view.article(*args)}
         return Done(calls[method]())
 
