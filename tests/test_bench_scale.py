@@ -19,7 +19,8 @@ def test_tiny_scale_run(tmp_path, capsys, monkeypatch):
 
     out = tmp_path / "scale.json"
     args = ["--n", "1500", "--stories", "30", "--queries", "15", "--flat-max", "500", "--nprobe", "2,8",
-            "--work", str(tmp_path / "work"), "--out", str(out)]
+            "--work", str(tmp_path / "work"), "--out", str(out), "--no-serve", "--lexical-units", "2",
+            "--lexical-unit", "1500"]
     main(args)
     results = json.loads(out.read_text())
     assert results["corpus"]["passages"] == 1500 and results["corpus"]["copies"] > 1
@@ -28,5 +29,9 @@ def test_tiny_scale_run(tmp_path, capsys, monkeypatch):
     assert all(0 <= row["recall_dense"] <= 1 and row["latency"]["p50"] > 0 for row in chosen)
     assert chosen[0]["index"].startswith("IVF")
     assert 0 <= results["int8"]["recall_raw"] <= 1
+    # Copies gain new terms (Heaps' law), so a second segment of copies adds vocabulary rather than repeating it.
+    one, two = results["archive"]
+    assert two["terms"] > 1.2 * one["terms"] and results["lexical"]["terms"] < two["terms"]
+    assert two["passages"] == 2 * one["passages"]
     assert not (tmp_path / "work" / "index").exists()  # the scale index is removed unless --keep
     assert "## Scale: 1,500 passages" in capsys.readouterr().out
