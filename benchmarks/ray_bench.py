@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
 import statistics
 import sys
@@ -205,7 +206,8 @@ def _summarise(records: list[dict]) -> dict:
             totals: dict[str, float] = {}
             for r in mine:
                 for name, ms in r["others_ms"].items():
-                    short = name.split(":")[0]
+                    # Ray's workers by what they run (ray::ServeRepli...), anything else by name and pid.
+                    short = name.rsplit(":", 1)[0] if name.startswith("ray::") else name
                     totals[short] = totals.get(short, 0.0) + ms
             row["others_mean_ms"] = {k: round(v / len(mine), 2) for k, v in sorted(totals.items(), key=lambda x: -x[1])[:6]}
         out[step] = row
@@ -232,7 +234,7 @@ def probing(work: Path, requests: int) -> dict:
             seen = client.get("/_probe").json()
             alone = client.get("/_read_alone", params={"n": 30}).json()["records"]
         serve.shutdown()
-        out[name] = {"ask": asks, "steps": _summarise(seen["records"] + alone),
+        out[name] = {"ask": asks, "steps": _summarise(seen["records"] + alone), "driver_pid": os.getpid(),
                      **{k: seen[k] for k in ("nice", "affinity", "threads", "omp_num_threads")}}
         print(json.dumps({name: out[name]}), flush=True)
     return out

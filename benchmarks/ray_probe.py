@@ -62,7 +62,7 @@ class Probe:
 
     def wrap(self, step: str, fn, others: bool = False):
         def timed(*args, **kwargs):
-            if step == "read":
+            if step == "read" and args[1]:  # the reports' reads may have no other article to read
                 self.last_read = (fn, args, kwargs)
                 if self.sleep_before_read_ms:
                     time.sleep(self.sleep_before_read_ms / 1000)
