@@ -1,6 +1,6 @@
 """Ray against one process, same corpus and same run: build throughput, and serving latency and throughput.
 
-    .venv/bin/python -m benchmarks.ray_bench [--stories 2000] [--requests 150]
+    .venv/bin/python -m benchmarks.ray_bench [--stories 2000] [--requests 150] [--parts build,identity,serve,probe]
 
 - build: the first N Reuters stories built by `build_index` (one process), then on a local Ray cluster with 1 and
   2 encoder actors (`build_on_ray`); Ray's own cost is the 1-actor build against the one-process build.
@@ -8,14 +8,19 @@
   the local build's top-5 passages and answer sentence.
 - serve: the same index (as 8 segments, so shards have something to split) served by `qa serve` (2 workers) and
   by Ray Serve with 1 and 2 shards; /ask p50/p99 from one client asking in turn, and requests/s with 4 clients;
-  then Serve's floor for an app of the same shape doing no work (benchmarks/serve_floor.py).
+  after each, Serve's floor for an app of the same shape and shard count doing no work (benchmarks/serve_floor.py).
+  The goal: Ray p50 <= single-node p50 + floor p50 + 10 ms, all three from this run.
+- probe: the ingress with its steps timed from inside (benchmarks/ray_probe.py), 1 shard, with the reader's ONNX
+  threads at 2 and 1, and with a pause before the read; and the same windows read back to back in the same process.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import socket
+import statistics
 import sys
 import tempfile
 import threading
@@ -35,16 +40,21 @@ def _port() -> int:
         return sock.getsockname()[1]
 
 
-def builds(work: Path, stories: int) -> dict:
-    from index.build import build_index
-    from index.ray_build import build_on_ray, connect
-
+def write_stories(work: Path, stories: int) -> Path:
     # 20 files: the Ray build spreads whole files over its blocks, so one jsonl file would be one block.
     source = work / "stories"
     source.mkdir()
     lines = [json.dumps(reuters_article(s)) + "\n" for s in reuters_stories(stories)]
     for i in range(20):
         (source / f"part-{i:02}.jsonl").write_text("".join(lines[i::20]))
+    return source
+
+
+def builds(work: Path, stories: int) -> dict:
+    from index.build import build_index
+    from index.ray_build import build_on_ray, connect
+
+    source = work / "stories"
     out = {}
     t = time.perf_counter()
     report = build_index([source], work / "local")
@@ -122,19 +132,40 @@ def _throughput(port: int, questions: list[str], clients: int, seconds: float) -
     return done[0] / seconds
 
 
-def serving(work: Path, stories: int, requests: int) -> dict:
+def served_index(work: Path) -> Path:
+    """The stories as 8 segments (so shards have something to split), built once per run."""
+    from index.build import add_articles
+    from index.documents import load_articles
+
+    root = work / "served"
+    if not root.exists():
+        articles = list(load_articles([work / "stories"]))
+        size = -(-len(articles) // 8)
+        for i in range(0, len(articles), size):
+            add_articles(root, articles[i : i + size])
+    return root
+
+
+def _deployed(app, name: str):
+    """serve.run on a fresh port; returns the port and the seconds it took."""
+    from ray import serve
+
+    port = _port()
+    t = time.perf_counter()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    serve.run(app, name=name, route_prefix="/")
+    return port, time.perf_counter() - t
+
+
+def serving(work: Path, requests: int) -> dict:
     from ray import serve
 
     from api.ray_serve import application
-    from index.build import add_articles
-    from index.documents import load_articles
     from qa.settings import Settings
 
-    root = work / "served"
-    articles = list(load_articles([work / "stories"]))
-    size = -(-len(articles) // 8)
-    for i in range(0, len(articles), size):
-        add_articles(root, articles[i : i + size])
+    from .serve_floor import application as floor
+
+    root = served_index(work)
     questions = [json.loads(line)["q"] for line in QUESTIONS.read_text().splitlines()]
     out = {}
     server = Server(root, workers=2, threads=None)
@@ -146,25 +177,66 @@ def serving(work: Path, stories: int, requests: int) -> dict:
         server.process.terminate()
         server.process.wait()
     for shards in (1, 2):
-        port = _port()
-        t = time.perf_counter()
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        serve.run(application(Settings.from_env(index=root), shards=shards), name="qa", route_prefix="/")
-        started = time.perf_counter() - t
+        port, started = _deployed(application(Settings.from_env(index=root), shards=shards), "qa")
         _timed_asks(port, questions, 10)
-        out[f"ray_{shards}_shards"] = {**percentiles(_timed_asks(port, questions, requests)),
-                                       "rps_4_clients": _throughput(port, questions, 4, 20), "deploy_s": started}
+        ray = out[f"ray_{shards}_shards"] = {**percentiles(_timed_asks(port, questions, requests)),
+                                             "rps_4_clients": _throughput(port, questions, 4, 20), "deploy_s": started}
         serve.shutdown()
-    from .serve_floor import application as floor
+        port, _ = _deployed(floor(shards), "floor")
+        _timed_asks(port, questions, 10)
+        floor_ms = out[f"serve_floor_{shards}_shards"] = percentiles(_timed_asks(port, questions, requests))
+        serve.shutdown()
+        ray["p50_minus_single_ms"] = ray["p50"] - out["single_node"]["p50"]
+        ray["goal_ms"] = out["single_node"]["p50"] + floor_ms["p50"] + 10
+        ray["goal_met"] = ray["p50"] <= ray["goal_ms"]
+    return out
 
-    port = _port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(floor(2), name="floor", route_prefix="/")
-    _timed_asks(port, questions, 10)
-    out["serve_floor_2_shards"] = percentiles(_timed_asks(port, questions, requests))
-    serve.shutdown()
-    for shards in (1, 2):
-        out[f"ray_{shards}_shards"]["p50_minus_single_ms"] = out[f"ray_{shards}_shards"]["p50"] - out["single_node"]["p50"]
+
+def _median(values: list[float]) -> float:
+    return round(float(statistics.median(values)), 2) if values else float("nan")
+
+
+def _summarise(records: list[dict]) -> dict:
+    """Per step: median wall, CPU and run-queue wait; for reads, the processes that used CPU meanwhile."""
+    out = {}
+    for step in sorted({r["step"] for r in records}):
+        mine = [r for r in records if r["step"] == step]
+        row = {"n": len(mine), **{key: _median([r[key] for r in mine]) for key in ("wall_ms", "cpu_ms", "runq_wait_ms")}}
+        if "others_ms" in mine[0]:
+            totals: dict[str, float] = {}
+            for r in mine:
+                for name, ms in r["others_ms"].items():
+                    # Ray's workers by what they run (ray::ServeRepli...), anything else by name and pid.
+                    short = name.rsplit(":", 1)[0] if name.startswith("ray::") else name
+                    totals[short] = totals.get(short, 0.0) + ms
+            row["others_mean_ms"] = {k: round(v / len(mine), 2) for k, v in sorted(totals.items(), key=lambda x: -x[1])[:6]}
+        out[step] = row
+    return out
+
+
+def probing(work: Path, requests: int) -> dict:
+    import httpx
+    from ray import serve
+
+    from qa.settings import Settings
+
+    from .ray_probe import application as probe_app
+
+    root = served_index(work)
+    questions = [json.loads(line)["q"] for line in QUESTIONS.read_text().splitlines()]
+    out = {}
+    for name, threads, pause in (("2 threads", 2, 0.0), ("1 thread", 1, 0.0), ("2 threads, 30 ms pause before the read", 2, 30.0)):
+        port, _ = _deployed(probe_app(Settings.from_env(index=root, threads=threads), 1, pause), "probe")
+        _timed_asks(port, questions, 10)
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60) as client:
+            client.get("/_probe")
+            asks = percentiles(_timed_asks(port, questions, requests))
+            seen = client.get("/_probe").json()
+            alone = client.get("/_read_alone", params={"n": 30}).json()["records"]
+        serve.shutdown()
+        out[name] = {"ask": asks, "steps": _summarise(seen["records"] + alone), "driver_pid": os.getpid(),
+                     **{k: seen[k] for k in ("nice", "affinity", "threads", "omp_num_threads")}}
+        print(json.dumps({name: out[name]}), flush=True)
     return out
 
 
@@ -172,17 +244,28 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--stories", type=int, default=2000)
     parser.add_argument("--requests", type=int, default=150)
+    parser.add_argument("--parts", default="build,identity,serve,probe")
     parser.add_argument("--out", type=Path, default=PROJECT / "var" / "bench" / "ray.json")
     args = parser.parse_args(argv)
+    parts = set(args.parts.split(","))
     result = {"machine": machine(), "command": " ".join([".venv/bin/python -m benchmarks.ray_bench", *(argv or sys.argv[1:])])}
     with tempfile.TemporaryDirectory(prefix="qa-bench-ray-") as scratch:
         work = Path(scratch)
-        result["build"] = builds(work, args.stories)
-        print(json.dumps(result["build"]), flush=True)
-        result["identity"] = identity(work)
-        print(json.dumps(result["identity"]), flush=True)
-        result["serve"] = serving(work, args.stories, args.requests)
-        print(json.dumps(result["serve"]), flush=True)
+        write_stories(work, args.stories)
+        if "build" in parts or "identity" in parts:
+            result["build"] = builds(work, args.stories)
+            print(json.dumps(result["build"]), flush=True)
+        if "identity" in parts:
+            result["identity"] = identity(work)
+            print(json.dumps(result["identity"]), flush=True)
+        from index.ray_build import connect
+
+        connect("local")
+        if "serve" in parts:
+            result["serve"] = serving(work, args.requests)
+            print(json.dumps(result["serve"]), flush=True)
+        if "probe" in parts:
+            result["probe"] = probing(work, args.requests)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     return result

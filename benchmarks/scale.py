@@ -36,11 +36,13 @@ from index.build import bm25_text, build_index, passage_vectors
 from index.commit import Commit, generations, write_commit
 from index.documents import Article
 from index.encoder import copy_model, open_encoder
-from index.lexical import Postings
 from index.segment import Segment, SegmentData, write_segment
 from index.store import IndexReader, single_thread_faiss
 from index.terms import terms
 from qa.search import hybrid_search
+
+from .scale_lexical import GrowingTerms, archive_scale, statistics_cost
+from .scale_serve import add_and_merge, http_paths
 
 WORK = PROJECT / "var" / "bench" / "scale"
 SWEEP = (5_000, 10_000, 20_000, 50_000, 100_000)
@@ -133,9 +135,6 @@ class Corpus:
     unit_vectors: np.ndarray
     copies: int
 
-    def terms(self, sample_terms: list[list[str]]):
-        return (sample_terms[i % len(sample_terms)] for i in range(len(self.passages)))
-
 
 def replicate(sample: Sample, n: int, sigma: float, scratch: Path, rng: np.random.Generator) -> Corpus:
     """n passages: whole copies of the sample, copy-major, cut after the n-th passage."""
@@ -183,9 +182,10 @@ def _reset_peak() -> None:
 
 def write_index(root: Path, corpus: Corpus, sample: Sample) -> dict:
     """The corpus as a one-segment index at root, written as a build writes it: the segment (postings, FAISS,
-    arrays, articles), the sample's model beside it and commit 1. Returns seconds per part."""
+    arrays, articles), the sample's model beside it and commit 1. Returns seconds per part. The postings' copies
+    gain new terms as a growing archive does (benchmarks/scale_lexical.py)."""
     started = time.perf_counter()
-    postings = Postings.from_terms(corpus.terms(sample.terms))
+    postings = GrowingTerms(sample.terms).postings(0, len(corpus.passages))
     lexical = time.perf_counter() - started
     data = SegmentData(corpus.articles, corpus.passages, corpus.vectors, corpus.units, corpus.unit_vectors, postings)
     name, meta = write_segment(root, data)
@@ -384,6 +384,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--out", type=Path, default=PROJECT / "var" / "bench" / "scale.json")
     parser.add_argument("--work", type=Path, default=WORK, help="where the sample cache and the index go")
     parser.add_argument("--keep", action="store_true", help="keep the scale index (it is GBs at 1M)")
+    parser.add_argument("--lexical-units", type=int, default=0,
+                        help="also measure the lexical side alone at 1..N units of --lexical-unit passages (no vectors)")
+    parser.add_argument("--lexical-unit", type=int, default=1_000_000)
+    parser.add_argument("--no-serve", action="store_true", help="skip HTTP /search and /ask, the add and the merge")
     args = parser.parse_args(argv)
     if args.flat_max is not None:
         # Both reads of it: the writer's choice of index type, and the segment's exact path for filtered searches.
@@ -423,8 +427,15 @@ def main(argv: list[str] | None = None) -> dict:
     results["knobs"] = knob_rows(reader, with_dense(reader, flat), sample, [int(x) for x in args.nprobe.split(",")])
     del flat
     results["int8"] = int8_cost(reader, sample)
-    results["seconds"] = time.perf_counter() - started
+    results["lexical"] = statistics_cost([only_segment(reader).postings], sample.query_terms)
     reader.close()
+    if not args.no_serve:
+        results["http"] = http_paths(root)
+        results["write_one"] = add_and_merge(root)
+    if args.lexical_units:
+        results["archive"] = archive_scale(GrowingTerms(sample.terms), sample.query_terms, args.lexical_units,
+                                           args.lexical_unit)
+    results["seconds"] = time.perf_counter() - started
     if not args.keep:
         shutil.rmtree(root, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)

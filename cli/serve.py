@@ -38,7 +38,7 @@ def serve(host: str, port: int, index: str | None, workers: int | None, threads:
             raise click.ClickException("--ray needs Ray: pip install '.[ray]' (make install-ray)") from None
         Engine.open(settings, build_missing=common.builds_seeds(index), notify=echo_err)  # builds or checks the index
         click.echo(f"serving {settings.index} on Ray Serve at http://{host}:{port} ({shards} shards x {replicas} replicas)", err=True)
-        run(settings, ray_address, host, port, shards, replicas)
+        run(replace(settings, threads=threads or settings.threads), ray_address, host, port, shards, replicas)
         return
     workers, threads = serving_plan(workers, threads or settings.threads)
     settings = replace(settings, threads=threads)

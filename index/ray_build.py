@@ -70,6 +70,10 @@ def connect(address: str, cpus: int | None = None) -> None:
     # Each worker runs ONNX Runtime and numpy; leaving their thread pools at the node's core count oversubscribes.
     env = {"env_vars": {"OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}}
     if address == "local":
+        # Ray starts workers at nice 15 so its own daemons keep priority; a Serve replica reading at nice 15 then
+        # waits behind any ordinary process on its cores (BENCHMARKS.md, "Ray Serve with one hop less"). The
+        # raylet reads this when it starts; a cluster joined with `auto` keeps the niceness it was started with.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         ray.init(num_cpus=cpus or os.cpu_count(), include_dashboard=False, runtime_env=env, log_to_driver=False,
                  object_store_memory=256 * 2**20)
     else:

@@ -268,26 +268,13 @@ class IndexReader:
         scores = np.concatenate(parts)
         return [Hit(int(i), float(scores[i])) for i in top(scores, k) if scores[i] > 0]
 
+    def document_frequencies(self, query_terms: list[str]) -> dict[str, int]:
+        """Live passages holding each term some live passage holds (a shard's share of the global df)."""
+        return document_frequencies([(s.postings, live) for s, live in zip(self.segments, self.live)], query_terms)
+
     def idf(self, query_terms: list[str]) -> dict[str, float]:
         """BM25 inverse document frequency of each term some live passage holds."""
-        dfs = document_frequencies([(s.postings, live) for s, live in zip(self.segments, self.live)], query_terms)
-        return {term: idf(self.live_passages, df) for term, df in dfs.items()}
-
-    def term_table(self) -> dict:
-        """Live passage count, total length and every term's live document frequency: what a shard contributes to
-        the whole index's BM25 statistics."""
-        df: dict[str, int] = {}
-        for segment, live in zip(self.segments, self.live):
-            postings = segment.postings
-            per_term = np.diff(postings.indptr)
-            if live is not None:
-                # Live rows per term: a running count over the postings, read at each term's end.
-                counts = np.concatenate([[0], np.cumsum(live[postings.docs])])
-                per_term = counts[postings.indptr[1:]] - counts[postings.indptr[:-1]]
-            for term, i in postings.vocab.items():
-                if per_term[i]:
-                    df[term] = df.get(term, 0) + int(per_term[i])
-        return {"passages": self.live_passages, "length": self.live_length, "df": df}
+        return {term: idf(self.live_passages, df) for term, df in self.document_frequencies(query_terms).items()}
 
     def article(self, article_id: str) -> dict | None:
         """A live article's metadata with its text, or None."""

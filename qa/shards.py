@@ -4,14 +4,19 @@ A shard answers `candidates`: its top passages by dense and by BM25 search, scor
 statistics (IDF from every shard's document frequencies, the global average length), with everything the answer
 stage needs about them. The global top-k is within the union of the shards' top-k, so merging gives the ranking a
 single index of the same articles gives, and `Engine` runs retrieval fusion, picking and the reader once over it.
-The statistics are gathered once per generation, not per question.
+
+The statistics are exact and never the whole vocabulary: N and the total length come with each shard's summary,
+and the document frequencies of a question's terms are asked of the shards (`frequencies`) the first time a term
+is met in a generation, then kept until a shard moves to another generation. A question whose terms are known is
+one fan-out; one with a new term is two. The table every shard used to send (every term's df, once per generation)
+grew with the vocabulary: BENCHMARKS.md measures both at 1M passages.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Protocol, Sequence
 
@@ -65,9 +70,14 @@ def shard_candidates(view: IndexReader, query_vector: np.ndarray, query_terms: l
 
 
 def shard_summary(view: IndexReader) -> dict:
-    """A shard's generation, segments, counts and BM25 statistics."""
+    """A shard's generation, segments, counts, live passages and their total length (BM25's N and average)."""
     return {"generation": view.generation, "segments": len(view.segments), "counts": view.counts(),
-            "terms": view.term_table()}
+            "passages": view.live_passages, "length": view.live_length}
+
+
+def shard_frequencies(view: IndexReader, query_terms: list[str]) -> dict:
+    """How many of a shard's live passages hold each term (absent: none), at its generation."""
+    return {"generation": view.generation, "df": view.document_frequencies(query_terms)}
 
 
 class Prefetched:
@@ -123,16 +133,33 @@ class Prefetched:
 
 @dataclass
 class Statistics:
-    """The whole index's BM25 statistics at one generation, summed over the shards."""
+    """The whole index's BM25 statistics at one set of shard generations: N and total length summed over the
+    shards, and the document frequencies of the terms questions have used so far (0: no live passage holds it)."""
 
-    generation: int
+    generations: tuple[int, ...]
     passages: int
     length: int
-    df: dict[str, int]
     summaries: list[dict]
+    df: dict[str, int] = field(default_factory=dict)
+
+    # A bound on the terms kept, so a long-lived generation cannot grow the cache without end.
+    MAX_TERMS = 200_000
+
+    @property
+    def generation(self) -> int:
+        return max(self.generations)
+
+    def missing(self, query_terms: Sequence[str]) -> list[str]:
+        return sorted({t for t in query_terms if t not in self.df})
+
+    def learn(self, terms: list[str], parts: list[dict]) -> None:
+        if len(self.df) + len(terms) > self.MAX_TERMS:
+            self.df.clear()
+        for term in terms:
+            self.df[term] = sum(part["df"].get(term, 0) for part in parts)
 
     def weights(self, query_terms: Sequence[str]) -> dict[str, float]:
-        return {t: idf(self.passages, self.df[t]) for t in set(query_terms) if t in self.df}
+        return {t: idf(self.passages, self.df[t]) for t in set(query_terms) if self.df.get(t)}
 
     @property
     def avgdl(self) -> float:
@@ -142,7 +169,7 @@ class Statistics:
 class ShardedIndex:
     """Stands where a LiveIndex stands for an Engine whose index is served by shards; `view()` is per request."""
 
-    # Statistics older than this are gathered again, so /health shows each shard's generation within a second or so
+    # Summaries older than this are gathered again, so /health shows each shard's generation within a second or so
     # even when no question has noticed a new one.
     STATS_TTL_S = 1.0
 
@@ -168,13 +195,11 @@ class ShardedIndex:
             if self._stats is None or refresh or time.monotonic() - self._at > self.STATS_TTL_S:
                 self._at = time.monotonic()
                 summaries = self.fan_out("summary")
-                df: dict[str, int] = {}
-                for summary in summaries:
-                    for term, n in summary["terms"]["df"].items():
-                        df[term] = df.get(term, 0) + n
-                self._stats = Statistics(
-                    max(s["generation"] for s in summaries), sum(s["terms"]["passages"] for s in summaries),
-                    sum(s["terms"]["length"] for s in summaries), df, summaries)
+                generations = tuple(s["generation"] for s in summaries)
+                old = self._stats
+                self._stats = Statistics(generations, sum(s["passages"] for s in summaries),
+                                         sum(s["length"] for s in summaries), summaries,
+                                         old.df if old is not None and old.generations == generations else {})
             return self._stats
 
     def view(self) -> "ShardedView":
@@ -199,11 +224,15 @@ class ShardedView:
         """One fan-out: every shard's candidates under the whole index's statistics, merged."""
         stats = self.stats
         for attempt in range(2):
-            weights = stats.weights(query_terms)
-            parts = self.index.fan_out("candidates", query_vector, query_terms, weights, stats.avgdl, depth,
-                                       outlet, since, until)
-            if all(p["generation"] == stats.generation for p in parts):
-                break
+            missing = stats.missing(query_terms)
+            found = self.index.fan_out("frequencies", missing) if missing else []
+            if all(f["generation"] == g for f, g in zip(found, stats.generations)):
+                stats.learn(missing, found)
+                weights = stats.weights(query_terms)
+                parts = self.index.fan_out("candidates", query_vector, query_terms, weights, stats.avgdl, depth,
+                                           outlet, since, until)
+                if all(p["generation"] == g for p, g in zip(parts, stats.generations)):
+                    break
             if attempt:  # still mixed: an article could show twice (old and new copy), so say so instead
                 raise Unavailable("the shards are switching to a new generation of the index; retry in a moment")
             stats = self.index.statistics(refresh=True)  # a shard moved on: its statistics with it, once

@@ -11,7 +11,7 @@ from index.documents import load_articles
 from index.store import LiveIndex
 from qa.engine import Engine
 from qa.settings import Settings
-from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_summary
+from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_frequencies, shard_summary
 
 QUESTIONS = seed_questions()
 
@@ -35,6 +35,7 @@ class LocalShard:
     def __call__(self, method, *args):
         view = self.live.view()
         calls = {"summary": lambda: shard_summary(view), "candidates": lambda: shard_candidates(view, *args),
+                 "frequencies": lambda: shard_frequencies(view, *args),
                  "articles": view.live_articles_list, "article": lambda: view.article(*args)}
         return Done(calls[method]())
 
@@ -88,3 +89,32 @@ def test_a_failing_shard_is_unavailable_not_a_hang(segmented):
     sharded.live.shards[1] = lambda method, *args: Done(TimeoutError("replica gone"))
     with pytest.raises(Unavailable, match="retry"):
         sharded.ask(JET)
+
+
+def test_bm25_statistics_are_exact_and_only_the_questions_terms(segmented, tmp_path):
+    """Shards scoring with the df of the question's terms rank BM25 exactly as one merged segment does, and the
+    ingress keeps the df of the terms asked, not the vocabulary."""
+    import shutil
+
+    from index.merge import merge
+    from index.terms import terms
+
+    merged = tmp_path / "one"
+    shutil.copytree(segmented, merged)
+    merge(merged, force=True)
+    one = Engine.open(Settings.from_env(index=merged))
+    assert len(one.view().segments) == 1
+    sharded = sharded_engine(segmented, 2, one)
+    asked: set[str] = set()
+    for question in QUESTIONS:
+        words = terms(question)
+        asked |= set(words)
+        prefetched, _ = sharded.view().prepare(one.encoder.encode([question])[0], words, 40, None, None, None)
+        view = one.view()
+        expected = [(view.passage(h.row)["id"], round(h.score, 4)) for h in view.bm25_search(words, 40)]
+        got = [(prefetched.passage(h.row)["id"], round(h.score, 4)) for h in prefetched.bm25_search(words, 40)]
+        assert len(expected) < 40  # every match listed, so equal scores (ordered by row, which differs) cannot cut
+        assert sorted(got, key=lambda x: (-x[1], x[0])) == sorted(expected, key=lambda x: (-x[1], x[0])), question
+    known = sharded.live.statistics().df
+    vocabulary = set().union(*(s.postings.vocab for s in one.view().segments))
+    assert set(known) == asked and len(known) < len(vocabulary) / 2
