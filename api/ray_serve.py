@@ -23,7 +23,7 @@ from index.store import LiveIndex, newest_commit, single_thread_faiss
 from qa.engine import QUERY_SPIN_US, Engine, query_model_file
 from qa.reader import Reader
 from qa.settings import Settings
-from qa.shards import ShardedIndex, shard_candidates, shard_frequencies, shard_summary
+from qa.shards import ShardedIndex, ShardService
 
 from .app import create_app
 
@@ -34,25 +34,10 @@ INGRESS_THREADS = 2
 
 
 @serve.deployment(ray_actor_options={"num_cpus": REPLICA_CPUS})
-class Shard:
+class Shard(ShardService):
     def __init__(self, root: str, shard: int, shards: int, model: str):
         single_thread_faiss()
-        self.live = LiveIndex(Path(root), model, shard=(shard, shards))
-
-    def summary(self) -> dict:
-        return shard_summary(self.live.view())
-
-    def frequencies(self, query_terms: list[str]) -> dict:
-        return shard_frequencies(self.live.view(), query_terms)
-
-    def candidates(self, *args) -> dict:
-        return shard_candidates(self.live.view(), *args)
-
-    def articles(self) -> list[dict]:
-        return self.live.view().live_articles_list()
-
-    def article(self, article_id: str) -> dict | None:
-        return self.live.view().article(article_id)
+        super().__init__(LiveIndex(Path(root), model, shard=(shard, shards)))
 
 
 class _Remote:

@@ -236,6 +236,17 @@ class IndexReader:
             ok &= (self._dates >= 0) & (self._dates <= until.toordinal())
         return ok
 
+    def prepare(self, query_vector: np.ndarray, query_terms: list[str], depth: int, outlet: str | None,
+                since: date | None, until: date | None) -> tuple["IndexReader", np.ndarray | None, list[int] | None]:
+        """For one question: what to search (this view), the passage mask of the filters (None: every passage), and
+        [articles the filters leave, undated articles a date filter left out] (None: nothing filtered). A sharded
+        view answers the same call with the shards' merged candidates (qa/shards.py)."""
+        ok = self.article_filter(outlet, since, until)
+        if ok is None:
+            return self, None, None
+        undated = int((self.undated() & ~ok).sum()) if since or until else 0
+        return self, self.passage_mask(ok), [int(ok.sum()), undated]
+
     def _masks(self, mask: np.ndarray | None) -> list[np.ndarray | None]:
         """Per segment, the rows a search may return: the filter's and not deleted (None: all)."""
         out = []

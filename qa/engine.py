@@ -9,7 +9,7 @@ from datetime import date
 from typing import Callable
 
 from index.encoder import INT8_FILE, QUERY_FILE, Encoder, open_encoder
-from index.store import IndexReader, LiveIndex, index_exists, single_thread_faiss
+from index.store import LiveIndex, index_exists, single_thread_faiss
 from index.terms import terms
 
 import numpy as np
@@ -22,8 +22,9 @@ from .reader import Reader
 from .picks import Pick, pick_passages
 from .reports import citations, corroboration, gather, paragraph_of, report
 from .search import DEPTH, hybrid_search
-from .shards import ShardedIndex, ShardedView
+from .shards import ShardedIndex
 from .settings import Settings
+from .views import Searchable, View
 from .writes import Writer, parse_articles
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ class Engine:
         self._outlets: tuple[int, dict] | None = None
         self.writer = Writer(settings.index, background=True)  # HTTP's writes: the same writer as `qa add`
 
-    def view(self) -> IndexReader | ShardedView:
+    def view(self) -> View:
         """The newest generation of the index."""
         return self.live.view()
 
@@ -174,8 +175,8 @@ class Engine:
             latest=latest,
         )
 
-    def _retrieve(self, view: IndexReader | ShardedView, question: str, k: int, outlet: str | None, since, until
-                  ) -> tuple[str, list[Pick], Filtered | None, TermOverlap, IndexReader, list]:
+    def _retrieve(self, view: View, question: str, k: int, outlet: str | None, since, until
+                  ) -> tuple[str, list[Pick], Filtered | None, TermOverlap, Searchable, list]:
         """Checked inputs, the picked passages, what the filters left, the question's term overlap measure, the view
         read (a sharded one prepared for this question) and the ranked candidates the picks came from."""
         question, k = check_question(question), check_k(k)
@@ -187,20 +188,12 @@ class Engine:
             raise BadFilter("outlet must be valid Unicode text (it holds a lone surrogate)")
         query_vector = self.encoder.encode([question])[0]
         query_terms = terms(question)
-        mask = filtered = None
-        if isinstance(view, ShardedView):
-            view, counts = view.prepare(query_vector, query_terms, max(DEPTH, k), outlet, since, until)
-            filtered = Filtered(*counts) if counts else None
-        else:
-            ok = view.article_filter(outlet, since, until)
-            if ok is not None:
-                undated = int((view.undated() & ~ok).sum()) if since or until else 0
-                filtered = Filtered(articles=int(ok.sum()), undated_excluded=undated)
-                mask = view.passage_mask(ok)
-        candidates = hybrid_search(view, query_vector, query_terms, k, mask)
-        overlap = TermOverlap(query_terms, view.idf(query_terms))
-        picked = pick_passages(view, candidates, k, query_vector, overlap)
-        return question, picked, filtered, overlap, view, candidates
+        searchable, mask, counts = view.prepare(query_vector, query_terms, max(DEPTH, k), outlet, since, until)
+        filtered = Filtered(*counts) if counts else None
+        candidates = hybrid_search(searchable, query_vector, query_terms, k, mask)
+        overlap = TermOverlap(query_terms, searchable.idf(query_terms))
+        picked = pick_passages(searchable, candidates, k, query_vector, overlap)
+        return question, picked, filtered, overlap, searchable, candidates
 
     def _listed(self, picked: list[Pick], sort: str) -> list[Passage]:
         """Passages ranked as listed: by relevance, or newest first with undated ones last (a stable sort, so equal

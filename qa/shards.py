@@ -49,11 +49,7 @@ Client = Callable[..., Pending]  # client(method_name, *args) -> something with 
 def shard_candidates(view: IndexReader, query_vector: np.ndarray, query_terms: list[str], weights: dict[str, float],
                      avgdl: float, depth: int, outlet: str | None, since: date | None, until: date | None) -> dict:
     """What one shard contributes to a question: its candidates and all the answer stage reads of them."""
-    ok = view.article_filter(outlet, since, until)
-    mask = None if ok is None else view.passage_mask(ok)
-    filtered = None
-    if ok is not None:
-        filtered = [int(ok.sum()), int((view.undated() & ~ok).sum()) if since or until else 0]
+    _, mask, filtered = view.prepare(query_vector, query_terms, depth, outlet, since, until)
     dense = view.dense_search(query_vector, depth, mask)
     lexical = view.bm25_search(query_terms, depth, mask, weights, avgdl)
     rows = np.array(sorted({h.row for h in dense} | {h.row for h in lexical}), dtype=np.int64)
@@ -69,15 +65,32 @@ def shard_candidates(view: IndexReader, query_vector: np.ndarray, query_terms: l
     }
 
 
-def shard_summary(view: IndexReader) -> dict:
-    """A shard's generation, segments, counts, live passages and their total length (BM25's N and average)."""
-    return {"generation": view.generation, "segments": len(view.segments), "counts": view.counts(),
-            "passages": view.live_passages, "length": view.live_length}
+class ShardService:
+    """The calls a shard answers (what `ShardedIndex.fan_out` sends), each on the newest generation of its part of
+    the index: the Ray Serve Shard deployment is this class, and tests call it in process."""
 
+    def __init__(self, live):
+        self.live = live
 
-def shard_frequencies(view: IndexReader, query_terms: list[str]) -> dict:
-    """How many of a shard's live passages hold each term (absent: none), at its generation."""
-    return {"generation": view.generation, "df": view.document_frequencies(query_terms)}
+    def summary(self) -> dict:
+        """The shard's generation, segments, counts, live passages and their total length (BM25's N and average)."""
+        view = self.live.view()
+        return {"generation": view.generation, "segments": len(view.segments), "counts": view.counts(),
+                "passages": view.live_passages, "length": view.live_length}
+
+    def frequencies(self, query_terms: list[str]) -> dict:
+        """How many of the shard's live passages hold each term (absent: none), at its generation."""
+        view = self.live.view()
+        return {"generation": view.generation, "df": view.document_frequencies(query_terms)}
+
+    def candidates(self, *args) -> dict:
+        return shard_candidates(self.live.view(), *args)
+
+    def articles(self) -> list[dict]:
+        return self.live.view().live_articles_list()
+
+    def article(self, article_id: str) -> dict | None:
+        return self.live.view().article(article_id)
 
 
 class Prefetched:
@@ -220,8 +233,9 @@ class ShardedView:
         }
 
     def prepare(self, query_vector: np.ndarray, query_terms: list[str], depth: int, outlet: str | None,
-                since: date | None, until: date | None) -> tuple[Prefetched, list[int] | None]:
-        """One fan-out: every shard's candidates under the whole index's statistics, merged."""
+                since: date | None, until: date | None) -> tuple[Prefetched, None, list[int] | None]:
+        """One fan-out: every shard's candidates under the whole index's statistics, merged (the shards applied the
+        filters, so there is no mask left to apply)."""
         stats = self.stats
         for attempt in range(2):
             missing = stats.missing(query_terms)
@@ -238,7 +252,7 @@ class ShardedView:
             stats = self.index.statistics(refresh=True)  # a shard moved on: its statistics with it, once
         filtered = [p["filtered"] for p in parts if p["filtered"] is not None]
         total = [sum(f[0] for f in filtered), sum(f[1] for f in filtered)] if filtered else None
-        return Prefetched(parts, weights), total
+        return Prefetched(parts, weights), None, total
 
     def live_articles_list(self) -> list[dict]:
         return [a for part in self.index.fan_out("articles") for a in part]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 
+import numpy as np
 import pytest
 
 from conftest import JET, SEEDS, seed_questions
@@ -11,7 +12,7 @@ from index.documents import load_articles
 from index.store import LiveIndex
 from qa.engine import Engine
 from qa.settings import Settings
-from qa.shards import ShardedIndex, Unavailable, shard_candidates, shard_frequencies, shard_summary
+from qa.shards import ShardedIndex, ShardService, Unavailable
 
 QUESTIONS = seed_questions()
 
@@ -27,17 +28,13 @@ class Done:
 
 
 class LocalShard:
-    """What the Ray Serve Shard deployment does, called in process."""
+    """What the Ray Serve Shard deployment does (the same ShardService), called in process."""
 
     def __init__(self, root, shard, shards):
-        self.live = LiveIndex(root, shard=(shard, shards))
+        self.service = ShardService(LiveIndex(root, shard=(shard, shards)))
 
     def __call__(self, method, *args):
-        view = self.live.view()
-        calls = {"summary": lambda: shard_summary(view), "candidates": lambda: shard_candidates(view, *args),
-                 "frequencies": lambda: shard_frequencies(view, *args),
-                 "articles": view.live_articles_list, "article": lambda: view.article(*args)}
-        return Done(calls[method]())
+        return Done(getattr(self.service, method)(*args))
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +106,7 @@ def test_bm25_statistics_are_exact_and_only_the_questions_terms(segmented, tmp_p
     for question in QUESTIONS:
         words = terms(question)
         asked |= set(words)
-        prefetched, _ = sharded.view().prepare(one.encoder.encode([question])[0], words, 40, None, None, None)
+        prefetched, _, _ = sharded.view().prepare(one.encoder.encode([question])[0], words, 40, None, None, None)
         view = one.view()
         expected = [(view.passage(h.row)["id"], round(h.score, 4)) for h in view.bm25_search(words, 40)]
         got = [(prefetched.passage(h.row)["id"], round(h.score, 4)) for h in prefetched.bm25_search(words, 40)]
@@ -118,3 +115,18 @@ def test_bm25_statistics_are_exact_and_only_the_questions_terms(segmented, tmp_p
     known = sharded.live.statistics().df
     vocabulary = set().union(*(s.postings.vocab for s in one.view().segments))
     assert set(known) == asked and len(known) < len(vocabulary) / 2
+
+
+def test_both_views_declare_the_one_interface(segmented):
+    """The engine reads a single node and a sharded index through qa.views.View, with no branch on which it has;
+    both prepare a question the same way (here, a filter that leaves nothing)."""
+    from qa.views import Searchable, View
+
+    single = LiveIndex(segmented).view()
+    sharded = ShardedIndex([LocalShard(segmented, i, 2) for i in range(2)], {"name": "all-MiniLM-L6-v2", "dim": 384}).view()
+    vector = np.zeros(384, dtype=np.float32)
+    for view in (single, sharded):
+        assert isinstance(view, View)
+        searchable, mask, counts = view.prepare(vector, ["turkey"], 10, "no such outlet", None, None)
+        assert isinstance(searchable, Searchable)
+        assert counts == [0, 0] and (mask is None or not mask.any())
