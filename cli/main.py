@@ -131,25 +131,27 @@ def search(
 
 
 @main.command(name="eval")
-@click.argument("file", required=False, type=click.Path(path_type=Path))
+@click.argument("files", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--squad", type=click.Path(path_type=Path), help="SQuAD v1.1 JSON: index its articles and score a sample.")
 @click.option("--limit", type=click.IntRange(min=1), help="Score a seeded sample of this many SQuAD questions.")
 @click.option("--split", type=click.Choice(["train", "tune", "eval"]), help="Only this split's SQuAD questions (qa/squad.py); the index holds all articles.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--index", "index", help=INDEX_HELP)
-def evaluate(file: Path | None, squad: Path | None, limit: int | None, split: str | None, as_json: bool, index: str | None) -> None:
-    """Score retrieval and answers on FILE.jsonl ({"q", "answers", "docs"} per line) or on SQuAD."""
+def evaluate(files: tuple[Path, ...], squad: Path | None, limit: int | None, split: str | None, as_json: bool, index: str | None) -> None:
+    """Score retrieval and answers on FILES.jsonl ({"q", "answers", "docs"} per line; a set and its unanswerable
+    questions are scored as one) or on SQuAD."""
     from qa.evaluate import evaluate as run, evaluate_squad, load_questions
 
-    if (file is None) == (squad is None):
-        raise click.ClickException("give exactly one of FILE.jsonl or --squad FILE")
+    if bool(files) == (squad is not None):
+        raise click.ClickException("give question files (FILE.jsonl ...) or --squad FILE, not both")
     settings = common.settings(index)
     if squad is not None:
         report = evaluate_squad(settings, squad, limit, split)
     else:
-        if not file.is_file():
-            raise click.ClickException(f"question file {file} not found")
-        questions = load_questions(file)
+        missing = [str(f) for f in files if not f.is_file()]
+        if missing:
+            raise click.ClickException(f"question file {missing[0]} not found")
+        questions = [q for f in files for q in load_questions(f)]
         report = run(common.open_engine(index), questions)
     data = report.as_dict()
     if as_json:

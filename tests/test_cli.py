@@ -42,7 +42,7 @@ def test_ask_json_is_the_api_contract(run, client):
         (["ask", "jet", "-k", "0"], "k must be an integer from 1 to 50"),
         (["ask", "jet", "-k", "many"], "k must be an integer from 1 to 50"),
         (["ask", "jet", "--since", "yesterday"], "since must be a date in ISO format YYYY-MM-DD, got 'yesterday'"),
-        (["eval"], "give exactly one of FILE.jsonl or --squad FILE"),
+        (["eval"], "give question files (FILE.jsonl ...) or --squad FILE, not both"),
     ],
 )
 def test_bad_input_is_one_line(run, args, message):
@@ -90,12 +90,11 @@ def test_eval_reports_recall(run):
 
 
 def test_eval_scores_declining_unanswerable_questions(run, tmp_path):
-    questions = tmp_path / "mixed.jsonl"
-    questions.write_text(
-        '{"q": "How do I bake sourdough bread?"}\n'
-        '{"q": "When did Turkey shoot down the Russian jet?", "answers": ["2015"]}\n'
-    )
-    report = json.loads(run("eval", str(questions), "--json").output)
+    """A set and its unanswerable questions, in two files as the frozen sets keep them, are scored as one."""
+    answerable, unanswerable = tmp_path / "set.jsonl", tmp_path / "set_unanswerable.jsonl"
+    answerable.write_text('{"q": "When did Turkey shoot down the Russian jet?", "answers": ["2015"]}\n')
+    unanswerable.write_text('{"q": "How do I bake sourdough bread?"}\n')
+    report = json.loads(run("eval", str(answerable), str(unanswerable), "--json").output)
     assert report["questions"] == 1 and report["r1"] == 1.0
     assert report["unanswerable"] == 1 and report["declined_rate"] == 1.0
 
