@@ -102,10 +102,11 @@ class Writer:
         return merge(self.root, force=force)
 
     def _existing(self) -> None:
-        """A missing or damaged index says so, in one line, before a delete or merge would make an empty one."""
-        from index.store import IndexReader
+        """A missing index says so, in one line, before a delete or merge would make an empty one (only the commit
+        file is read: a server deletes without opening the index again)."""
+        from index.store import newest_commit
 
-        IndexReader(self.root).close()
+        newest_commit(self.root)
 
     def _tidy(self) -> None:
         """Run the merge policy after a write; usually there is nothing to merge."""

@@ -18,7 +18,9 @@ def tiny(seeds_index, tmp_path_factory):
     parts = "latency,load,cold" if HAS_WRK else "latency,cold"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(latency, "cold_commands", _cheap_cold_commands)
-        latency.main(["--tiny", "--index", str(seeds_index), "--parts", parts, "--workers", "1", "--out", str(out)])
+        # 4 connections: within what one worker admits (2 asking + 8 queued, api/gate.py), so none is refused with 503
+        latency.main(["--tiny", "--index", str(seeds_index), "--parts", parts, "--workers", "1", "--connections", "4",
+                      "--out", str(out)])
     return json.loads(out.read_text())
 
 
@@ -47,7 +49,7 @@ def test_latency_has_every_path_and_ratio(tiny):
 @pytest.mark.skipif(not HAS_WRK, reason="wrk is not installed (Debian: apt-get install -y wrk)")
 def test_load_counts_requests_and_errors(tiny):
     load = tiny["load"]
-    assert load["requests"] > 0 and load["errors"] == 0
+    assert load["requests"] > 0 and load["errors"] == 0 and load["connections"] == 4
     assert load["req_per_s"] == pytest.approx(load["requests"] / load["seconds"])
     assert load["server_cpu_ms_per_request"] > 0
 

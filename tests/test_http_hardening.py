@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from api.gate import Busy, Gate
+from api.local import ThreadedServer
 from api.protocol import GuardedHttpTools
 from qa.settings import Settings
 
