@@ -71,4 +71,4 @@ def test_missing_wrk_is_reported_not_crashed(monkeypatch, capsys):
 
 def test_markdown_names_the_machine_and_goals(tiny):
     text = latency.markdown(tiny)
-    assert tiny["machine"] in text and "<= 0.7" in text and "<= 3" in text and "Cold start" in text
+    assert tiny["machine"] in text and "<= 0.7" in text and "<= 4" in text and "Cold start" in text
