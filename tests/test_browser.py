@@ -51,7 +51,6 @@ def browser():
 
 def _ask(browser, site: str, question: str, **fields: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get(site + "/")
@@ -68,7 +67,23 @@ def _ask(browser, site: str, question: str, **fields: str) -> None:
     submit = browser.find_element(By.CSS_SELECTOR, "form.ask button[type=submit]")
     submit.click()
     # The answer is a new page: wait until the form page is gone, or a check may read the old page (empty results).
-    WebDriverWait(browser, 30).until(staleness_of(submit))
+    WebDriverWait(browser, 30).until(lambda _: _gone(submit))
+
+
+def _gone(element) -> bool:
+    """Selenium's staleness_of, also when Chromium, asked mid-navigation, answers that the node "does not belong to
+    the document" as an unknown error instead of a stale element (seen once in CI)."""
+    from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as error:
+        if "does not belong to the document" in str(error):
+            return True
+        raise
+    return False
 
 
 def test_answer_shows_its_evidence_and_links_to_the_sentence(browser, site):
