@@ -62,8 +62,8 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 
 class Reader:
     """The reader with its tokenizer, running the shipped int8 graph with unsigned weights one window at a time
-    (qa/reader_graph.py), so a window's scores are the same in any batch and on any CPU; safe to share between
-    threads."""
+    (qa/reader_graph.py), so a window reads the same in any batch and, to float rounding, on any x86 CPU; safe to
+    share between threads."""
 
     def __init__(self, folder: Path = MODELS, threads: int | None = None, spin_us: int | None = None):
         import onnxruntime as ort
