@@ -12,12 +12,13 @@ from starlette.concurrency import run_in_threadpool
 
 from qa.engine import Engine
 from qa.errors import QAError
-from qa.render import filter_notes, mark_parts
+from qa.render import filter_notes, mark_parts, where_in_story
 
 from .routes import get_engine, run
 
 TEMPLATES = FilePath(__file__).parent / "templates"
 templates = Jinja2Templates(directory=str(TEMPLATES))
+templates.env.filters["where_in_story"] = where_in_story  # the CLI text's words for a report's place
 router = APIRouter(include_in_schema=False)
 # Swagger UI's own assets, from the installed swagger-ui-py package (Swagger UI 5, which reads OpenAPI 3.1):
 # FastAPI's default page loads them from a CDN, which leaves /docs blank offline (api/app.py mounts them).
