@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -63,9 +64,13 @@ def _log_softmax(x: np.ndarray) -> np.ndarray:
 class Reader:
     """The reader with its tokenizer, running the shipped int8 graph with unsigned weights one window at a time
     (qa/reader_graph.py), so a window reads the same in any batch and, to float rounding, on any x86 CPU; safe to
-    share between threads."""
+    share between threads.
 
-    def __init__(self, folder: Path = MODELS, threads: int | None = None, spin_us: int | None = None):
+    Windows are read side by side, one ONNX Runtime thread each, rather than one after another on all threads: a
+    128-token window is too small to split well, and 4 windows took 47 ms so against 52 ms on 2 cores
+    (BENCHMARKS.md, issue 17). Each window is still its own run, so its scores do not depend on the others."""
+
+    def __init__(self, folder: Path = MODELS, threads: int | None = None):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -81,10 +86,9 @@ class Reader:
         self._tokenizer.no_truncation()
         self._cls, self._sep = self._tokenizer.token_to_id("[CLS]"), self._tokenizer.token_to_id("[SEP]")
         options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or os.cpu_count() or 1
+        self._pool = ThreadPoolExecutor(threads or os.cpu_count() or 1, thread_name_prefix="reader")
+        options.intra_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if spin_us is not None:
-            options.add_session_config_entry("session.intra_op.spin_duration_us", str(spin_us))
         self._session = ort.InferenceSession(unsigned_reader(folder / MODEL_FILE), options, providers=["CPUExecutionProvider"])
 
     def question_tokens(self, question: str) -> int:
@@ -120,7 +124,8 @@ class Reader:
         sets its activation scale from what it reads, so a window read beside others would be read differently."""
         q_ids = self._tokenizer.encode(question, add_special_tokens=False).ids[:MAX_QUESTION_TOKENS]
         room = self.max_length - 3 - len(q_ids)
-        return [self._read_one(q_ids, self._tokenizer.encode(text, add_special_tokens=False), room) for text in texts]
+        encodings = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return list(self._pool.map(lambda enc: self._read_one(q_ids, enc, room), encodings))
 
     def _read_one(self, q_ids: list[int], enc, room: int) -> Reading:
         ids = [self._cls, *q_ids, self._sep, *enc.ids[:room], self._sep]
