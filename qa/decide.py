@@ -44,12 +44,13 @@ _QUESTION_WORDS = {"what", "which", "who", "whom", "whose", "when", "where", "wh
 def question_type(question: str) -> str:
     """What kind of answer the question asks for: when, number, who, where, or other."""
     q = question.casefold()
+    # Users also type keywords: "cable car breakdown date", "death toll", "prison governor name".
     if re.search(r"\bhow (many|much|long|far|big|large|old|high|low)\b|\bwhat (percentage|percent|share|amount|price|"
-                 r"rate|number|level|value|total)\b|\bby how\b", q):
+                 r"rate|number|level|value|total)\b|\bby how\b|\b(number|count|total) of\b|\b(death|casualty) toll\b", q):
         return "number"
-    if re.search(r"\bwhen\b|\b(what|which) (year|date|day|month|time|week)\b", q):
+    if re.search(r"\bwhen\b|\b(what|which) (year|date|day|month|time|week)\b|\bdate\b", q):
         return "when"
-    if re.search(r"\bwho(m|se)?\b", q):
+    if re.search(r"\bwho(m|se)?\b|\bname\b", q):
         return "who"
     if re.search(r"\bwhere\b|\b(what|which) (city|country|state|place|town)\b", q):
         return "where"
@@ -68,6 +69,13 @@ def _share_present(keys: set[str], text: str) -> float:
         return 1.0
     folded = text.casefold()
     return sum(1 for k in keys if re.search(rf"(?<!\w){re.escape(k)}(?!\w)", folded)) / len(keys)
+
+
+def kind_fits(span: str, qtype: str) -> bool:
+    """Whether a span states the kind of value its question asks for, where the question fixes one: a date (or a
+    day, month or year, resolvable or not) for "when", a number in digits or words for "how many"."""
+    pattern = {"when": _DATE, "number": _DIGIT}.get(qtype)
+    return pattern is None or bool(pattern.search(span))
 
 
 def _fold(span: str) -> str:

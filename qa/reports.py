@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from index.store import paragraph_number
 
 from .answer import Corroboration, Source, choose_sentence, citation
-from .decide import Decision, Evidence, Option, Verdict, alone, features, question_type
+from .decide import Decision, Evidence, Option, Verdict, alone, features, kind_fits, question_type
 from .picks import covering
 from .values import Value, group, normalize
 
@@ -121,14 +121,19 @@ def _read_sources(reader, question: str, overlap, articles: dict[str, list], don
 
 def report(question: str, reads: list[Read], decision: Decision) -> tuple[list[ReportGroup], bool, int | None]:
     """The groups (by support, then newest report), whether confident sources differ, and the latest group's index.
-    Sources below their kept threshold are left out: they do not state the answer."""
+    Sources below their kept threshold are left out: they do not state the answer; so are those whose span is not
+    the kind of value the question asks for."""
     qtype = question_type(question)
-    kept = [r for r in reads if r.p >= r.kept]
     values: list[Value] = []
     sources: list[SourceReport] = []
-    for r in kept:
+    kept = []
+    for r in reads:
         text, o = r.record["text"], r.option
-        values.append(normalize(text[o.start : o.end], qtype, r.record["source"]["published"]))
+        span = text[o.start : o.end]
+        if r.p < r.kept or not kind_fits(span, qtype):
+            continue  # it does not state the answer, or not a value of the kind asked ("83" for "when")
+        kept.append(r)
+        values.append(normalize(span, qtype, r.record["source"]["published"]))
         at, paragraph = r.record["start"], paragraph_of(r.record, o.sentence[0])
         sources.append(SourceReport(**r.record["source"], passage_id=r.record["id"], sentence=text[o.sentence[0] : o.sentence[1]],
                                     start=at + o.sentence[0], end=at + o.sentence[1], paragraph=paragraph, confidence=round(r.p, 4)))

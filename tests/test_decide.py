@@ -79,6 +79,10 @@ def test_question_types_and_keys():
     assert question_type("Who is Turkey's defence minister?") == "who"
     assert question_type("where did they meet") == "where"
     assert question_type("What did Putin say about the Olympics?") == "other"
+    # as users type keywords
+    assert question_type("cable car breakdown date") == "when"
+    assert question_type("calder fire death toll") == "number"
+    assert question_type("ketterby prison governor name") == "who"
     assert question_keys("When did Turkey shoot down the Russian jet in 2015?") == {"turkey", "russian", "2015"}
     assert question_keys("what did putin say") == set()
 

@@ -182,3 +182,34 @@ def test_a_report_before_the_story_is_placed_in_the_headline():
     from qa.render import where_in_story
 
     assert [where_in_story(n) for n in (-1, 0, 1, 7)] == ["headline", "headline", "paragraph 1", "paragraph 7"]
+
+
+def _read(article: str, text: str, span: str, p: float = 0.9):
+    from qa.decide import Option
+    from qa.reader import Reading
+    from qa.reports import Read
+
+    start = text.index(span)
+    record = {"id": f"{article}#0", "text": text, "start": 0, "paragraph": 1,
+              "source": {"id": article, "title": article, "outlet": article.title(), "published": "2025-03-12",
+                         "path": None, "url": None}}
+    option = Option(0, start, start + len(span), (0, len(text)), Reading(start, start + len(span), 9.0, 1.0, p))
+    return Read(option, record, p, 0.1, 0.8)
+
+
+def test_a_report_must_state_the_kind_of_value_asked():
+    """A "when" question's report states a date, a "how many" question's a number; sure or not, "83" or "the
+    rescue team" is no report of them."""
+    from qa.decide import Decision
+    from qa.reports import report
+
+    decision = Decision.untrained()
+    dated = _read("ledger", "The mine flooded on Tuesday.", "Tuesday")
+    numbered = _read("wire", "Rescuers brought 83 people out.", "83")
+    named = _read("herald", "The rescue team went down at dawn.", "The rescue team")
+    groups, _, _ = report("When did the mine flood?", [dated, numbered, named], decision)
+    assert [g.normalized for g in groups] == ["2025-03-11"]
+    groups, _, _ = report("How many people were rescued?", [dated, numbered, named], decision)
+    assert [g.normalized for g in groups] == ["83"]
+    groups, _, _ = report("Who went down the mine?", [named], decision)
+    assert [g.value for g in groups] == ["The rescue team"]
