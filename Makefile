@@ -39,7 +39,8 @@ test: $(STAMP)
 
 # The reader shipped in qa/models/reader, made again from ../shared/data on the CPU (~85 min of training on 2 cores):
 # fine-tune on SQuAD's training split, export to int8 ONNX, then fit the answer decision (qa/decide.py) and its
-# thresholds on SQuAD's tuning split, perturbed questions and news questions (training/decide.py, ~15 min).
+# thresholds on SQuAD's tuning split, perturbed questions, news questions and the multi-source tuning sets
+# (training/decide.py, ~8 min).
 reader: $(STAMP)
 	$(PY) -m pip install -q -e ".[train]"
 	$(PY) -m training.reader
