@@ -5,11 +5,12 @@ statistics (IDF from every shard's document frequencies, the global average leng
 stage needs about them. The global top-k is within the union of the shards' top-k, so merging gives the ranking a
 single index of the same articles gives, and `Engine` runs retrieval fusion, picking and the reader once over it.
 
-The statistics are exact and never the whole vocabulary: N and the total length come with each shard's summary,
-and the document frequencies of a question's terms are asked of the shards (`frequencies`) the first time a term
-is met in a generation, then kept until a shard moves to another generation. A question whose terms are known is
-one fan-out; one with a new term is two. The table every shard used to send (every term's df, once per generation)
-grew with the vocabulary: BENCHMARKS.md measures both at 1M passages.
+The statistics are exact: N and the total length come with each shard's summary, and so do document frequencies.
+While the index's whole vocabulary is small (at most WHOLE_VOCABULARY terms: about 11,000 for 2,000 Reuters
+stories), every shard sends its df table once per generation and every question is one fan-out. Past that, a
+table grows with the archive (BENCHMARKS.md measures it at 1M passages), so the df of a question's terms is asked
+of the shards (`frequencies`) the first time a term is met in a generation and kept until a shard moves on: a
+question whose terms are known is one fan-out, one with a new term is two.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from .errors import QAError
 # Global row and article numbers: the shard's index in the high bits, its own number below.
 SHIFT = 40
 TIMEOUT_S = 10.0
+# The most terms whose df the ingress takes from the shards whole, once per generation, instead of term by term: a
+# Python dict of 50,000 terms is a few MB, and every write makes a generation that sends it again.
+WHOLE_VOCABULARY = 50_000
 
 
 class Unavailable(QAError):
@@ -82,6 +86,12 @@ class ShardService:
         """How many of the shard's live passages hold each term (absent: none), at its generation."""
         view = self.live.view()
         return {"generation": view.generation, "df": view.document_frequencies(query_terms)}
+
+    def vocabulary(self, limit: int) -> dict:
+        """The df of every term of the shard's live passages, or None when it holds more than limit terms."""
+        view = self.live.view()
+        terms = set().union(*(segment.postings.vocab for segment in view.segments))
+        return {"generation": view.generation, "df": view.document_frequencies(terms) if len(terms) <= limit else None}
 
     def candidates(self, *args) -> dict:
         return shard_candidates(self.live.view(), *args)
@@ -154,6 +164,7 @@ class Statistics:
     length: int
     summaries: list[dict]
     df: dict[str, int] = field(default_factory=dict)
+    whole: bool = False  # df holds every term of the index: a term it lacks is in no live passage
 
     # A bound on the terms kept, so a long-lived generation cannot grow the cache without end.
     MAX_TERMS = 200_000
@@ -163,7 +174,7 @@ class Statistics:
         return max(self.generations)
 
     def missing(self, query_terms: Sequence[str]) -> list[str]:
-        return sorted({t for t in query_terms if t not in self.df})
+        return [] if self.whole else sorted({t for t in query_terms if t not in self.df})
 
     def learn(self, terms: list[str], parts: list[dict]) -> None:
         if len(self.df) + len(terms) > self.MAX_TERMS:
@@ -210,10 +221,27 @@ class ShardedIndex:
                 summaries = self.fan_out("summary")
                 generations = tuple(s["generation"] for s in summaries)
                 old = self._stats
-                self._stats = Statistics(generations, sum(s["passages"] for s in summaries),
-                                         sum(s["length"] for s in summaries), summaries,
-                                         old.df if old is not None and old.generations == generations else {})
+                stats = Statistics(generations, sum(s["passages"] for s in summaries), sum(s["length"] for s in summaries),
+                                   summaries)
+                if old is not None and old.generations == generations:
+                    stats.df, stats.whole = old.df, old.whole
+                else:
+                    self._take_whole(stats)
+                self._stats = stats
             return self._stats
+
+    def _take_whole(self, stats: Statistics) -> None:
+        """Every shard's whole df table, summed, when the index's vocabulary is small enough to hold; else the df is
+        learnt term by term."""
+        parts = self.fan_out("vocabulary", WHOLE_VOCABULARY)
+        if any(p["df"] is None for p in parts) or tuple(p["generation"] for p in parts) != stats.generations:
+            return
+        df: dict[str, int] = {}
+        for part in parts:
+            for term, n in part["df"].items():
+                df[term] = df.get(term, 0) + n
+        if len(df) <= WHOLE_VOCABULARY:
+            stats.df, stats.whole = df, True
 
     def view(self) -> "ShardedView":
         return ShardedView(self, self.statistics())

@@ -88,33 +88,59 @@ def test_a_failing_shard_is_unavailable_not_a_hang(segmented):
         sharded.ask(JET)
 
 
-def test_bm25_statistics_are_exact_and_only_the_questions_terms(segmented, tmp_path):
-    """Shards scoring with the df of the question's terms rank BM25 exactly as one merged segment does, and the
-    ingress keeps the df of the terms asked, not the vocabulary."""
+@pytest.mark.parametrize("whole", [True, False])
+def test_bm25_statistics_are_exact(segmented, tmp_path, monkeypatch, whole):
+    """Shards scoring with the global df rank BM25 exactly as one merged segment does. A small vocabulary comes whole
+    from the shards once per generation, so a question is one fan-out; past WHOLE_VOCABULARY terms the ingress
+    learns the df of the terms asked, not the vocabulary, at one more fan-out for a new term."""
     import shutil
 
+    import qa.shards
     from index.merge import merge
     from index.terms import terms
 
+    if not whole:
+        monkeypatch.setattr(qa.shards, "WHOLE_VOCABULARY", 10)
     merged = tmp_path / "one"
     shutil.copytree(segmented, merged)
     merge(merged, force=True)
     one = Engine.open(Settings.from_env(index=merged))
     assert len(one.view().segments) == 1
-    sharded = sharded_engine(segmented, 2, one)
+    shards = [LocalShard(segmented, i, 2) for i in range(2)]
+    sharded = ShardedIndex(shards, {"name": "all-MiniLM-L6-v2", "dim": 384})
+    calls: list[str] = []
+    for shard in shards:
+        monkeypatch.setattr(shard, "service", Counted(shard.service, calls))
+    vocabulary = set().union(*(s.postings.vocab for s in one.view().segments))
     asked: set[str] = set()
     for question in QUESTIONS:
         words = terms(question)
         asked |= set(words)
-        prefetched, _, _ = sharded.view().prepare(one.encoder.encode([question])[0], words, 40, None, None, None)
-        view = one.view()
-        expected = [(view.passage(h.row)["id"], round(h.score, 4)) for h in view.bm25_search(words, 40)]
+        view = sharded.view()
+        calls.clear()
+        prefetched, _, _ = view.prepare(one.encoder.encode([question])[0], words, 40, None, None, None)
+        if whole:
+            assert calls == ["candidates", "candidates"]  # one fan-out to the two shards
+        expected = [(one.view().passage(h.row)["id"], round(h.score, 4)) for h in one.view().bm25_search(words, 40)]
         got = [(prefetched.passage(h.row)["id"], round(h.score, 4)) for h in prefetched.bm25_search(words, 40)]
         assert len(expected) < 40  # every match listed, so equal scores (ordered by row, which differs) cannot cut
         assert sorted(got, key=lambda x: (-x[1], x[0])) == sorted(expected, key=lambda x: (-x[1], x[0])), question
-    known = sharded.live.statistics().df
-    vocabulary = set().union(*(s.postings.vocab for s in one.view().segments))
-    assert set(known) == asked and len(known) < len(vocabulary) / 2
+    stats = sharded.statistics()
+    if whole:
+        assert stats.whole and stats.df == one.view().document_frequencies(vocabulary)
+    else:
+        assert not stats.whole and set(stats.df) == asked and len(stats.df) < len(vocabulary) / 2
+
+
+class Counted:
+    """A ShardService that notes the name of every call made to it."""
+
+    def __init__(self, service, calls):
+        self.service, self.calls = service, calls
+
+    def __getattr__(self, name):
+        self.calls.append(name)
+        return getattr(self.service, name)
 
 
 def test_both_views_declare_the_one_interface(segmented):
