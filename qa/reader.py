@@ -67,7 +67,7 @@ class Reader:
     share between threads.
 
     Windows are read side by side, one ONNX Runtime thread each, rather than one after another on all threads: a
-    128-token window is too small to split well, and 4 windows took 47 ms so against 52 ms on 2 cores
+    128-token window is too small to split well, and 4 windows took 47 ms this way against 52 ms on 2 cores
     (BENCHMARKS.md, issue 17). Each window is still its own run, so its scores do not depend on the others."""
 
     def __init__(self, folder: Path = MODELS, threads: int | None = None):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Protocol, Sequence
@@ -90,8 +91,11 @@ class ShardService:
     def vocabulary(self, limit: int) -> dict:
         """The df of every term of the shard's live passages, or None when it holds more than limit terms."""
         view = self.live.view()
-        terms = set().union(*(segment.postings.vocab for segment in view.segments))
-        return {"generation": view.generation, "df": view.document_frequencies(terms) if len(terms) <= limit else None}
+        vocabularies = [segment.postings.vocab for segment in view.segments]
+        # One segment over the limit settles it without the union, which an archive's shard should not build.
+        terms = None if any(len(v) > limit for v in vocabularies) else set().union(*vocabularies)
+        small = terms is not None and len(terms) <= limit
+        return {"generation": view.generation, "df": view.document_frequencies(terms) if small else None}
 
     def candidates(self, *args) -> dict:
         return shard_candidates(self.live.view(), *args)
@@ -236,12 +240,11 @@ class ShardedIndex:
         parts = self.fan_out("vocabulary", WHOLE_VOCABULARY)
         if any(p["df"] is None for p in parts) or tuple(p["generation"] for p in parts) != stats.generations:
             return
-        df: dict[str, int] = {}
+        df: Counter[str] = Counter()
         for part in parts:
-            for term, n in part["df"].items():
-                df[term] = df.get(term, 0) + n
+            df.update(part["df"])
         if len(df) <= WHOLE_VOCABULARY:
-            stats.df, stats.whole = df, True
+            stats.df, stats.whole = dict(df), True
 
     def view(self) -> "ShardedView":
         return ShardedView(self, self.statistics())
