@@ -27,6 +27,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -66,6 +67,25 @@ class Asked:
     stated_ok: np.ndarray  # the sentence states the answer, in whichever article: what the source model learns
 
 
+def label(engine: Engine, question: str, source: str, answerable: bool, gold: Callable[[str], list[str]],
+          stated: Callable[[str], list[str]] | None = None) -> Asked:
+    """One question's options, labelled by `qa eval`'s rules: gold(article id) gives the answers that count in that
+    article (none outside the gold ones), stated(article id) those that count for the source model (gold's if not
+    given)."""
+    stated = stated or gold
+    picked, options, rows = engine.options(question)
+    sentence_ok, span_ok, stated_ok = [], [], []
+    for o in options:
+        record = picked[o.pick].record
+        article, text = record["source"]["id"], record["text"]
+        sentence = text[o.sentence[0] : o.sentence[1]]
+        sentence_ok.append(_contains(sentence, gold(article)))
+        stated_ok.append(_contains(sentence, stated(article)))
+        span_ok.append(span_right(text[o.start : o.end], gold(article)))
+    return Asked(source, answerable, rows, np.array(sentence_ok, bool), np.array(span_ok, bool),
+                 np.array([o.reading.margin for o in options]), np.array(stated_ok, bool))
+
+
 def ask_all(engine: Engine, questions: list[Question], source: str, any_article: bool = False) -> list[Asked]:
     """Every option of every question, labelled. An answer must come from a gold article; with any_article, a
     sentence of another article that states the answer counts as stating it (stated_ok): news wires report one event
@@ -73,18 +93,8 @@ def ask_all(engine: Engine, questions: list[Question], source: str, any_article:
     was written on. SQuAD's articles are apart, where an answer's words in another article are a coincidence."""
     out = []
     for q in questions:
-        picked, options, rows = engine.options(q.q)
-        sentence_ok, span_ok, stated_ok = [], [], []
-        for o in options:
-            record = picked[o.pick].record
-            in_doc = not q.docs or record["source"]["id"] in q.docs
-            text = record["text"]
-            said = _contains(text[o.sentence[0] : o.sentence[1]], q.answers)
-            sentence_ok.append(in_doc and said)
-            stated_ok.append((in_doc or any_article) and said)
-            span_ok.append(in_doc and span_right(text[o.start : o.end], q.answers))
-        out.append(Asked(source, bool(q.answers), rows, np.array(sentence_ok, bool), np.array(span_ok, bool),
-                         np.array([o.reading.margin for o in options]), np.array(stated_ok, bool)))
+        gold = lambda article, q=q: q.answers if not q.docs or article in q.docs else []  # noqa: E731
+        out.append(label(engine, q.q, source, bool(q.answers), gold, (lambda _, q=q: q.answers) if any_article else None))
     print(f"{source}: {len(out)} questions, {sum(len(a.rows) for a in out)} options", flush=True)
     return out
 
@@ -138,18 +148,9 @@ def multisource_sets(tmp: Path) -> list[Asked]:
             build_index([folder / "articles"], index)
         engine = Engine.open(Settings.from_env(index=index), decision=Decision.untrained())
         for q in questions:
-            values = {Path(s["file"]).stem: s["value"] for s in q["sources"]}
-            picked, options, rows = engine.options(q["q"])
-            sentence_ok, span_ok = [], []
-            for o in options:
-                record = picked[o.pick].record
-                value = values.get(record["source"]["id"])
-                text = record["text"]
-                sentence_ok.append(value is not None and _contains(text[o.sentence[0] : o.sentence[1]], [value]))
-                span_ok.append(value is not None and span_right(text[o.start : o.end], [value]))
-            out.append(Asked("multisource" if values else "multisource-absent", bool(values), rows,
-                             np.array(sentence_ok, bool), np.array(span_ok, bool), np.array([o.reading.margin for o in options]),
-                             np.array(sentence_ok, bool)))
+            values = {Path(s["file"]).stem: [s["value"]] for s in q["sources"]}
+            out.append(label(engine, q["q"], "multisource" if values else "multisource-absent", bool(values),
+                             lambda article, values=values: values.get(article, [])))
     print(f"multisource: {len(out)} questions, {sum(len(a.rows) for a in out)} options", flush=True)
     return out
 
